@@ -1,0 +1,81 @@
+//! Builds the default plugins (`plugins/*`) and the test plugins
+//! (`tests/plugins/*`) for `wasm32-wasip2` and embeds the default ones in the
+//! binary, so a fresh `cargo build` gives an `ml-connector` that runs them
+//! with no extra files.
+//!
+//! All wasm crates are built by ONE nested cargo invocation into their own
+//! target directory (`target/wasm-plugins`): a separate directory avoids
+//! deadlocking on the outer build's lock, and one invocation shares the SDK
+//! and its dependencies between all plugins.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The guest stack: 64 KiB instead of Rust's 1 MiB default makes a fresh
+/// instance several times cheaper and is plenty for a pure decider.
+const GUEST_RUSTFLAGS: &str = "-Clink-arg=-zstack-size=65536";
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.parent().expect("host/ lives in the workspace root").to_path_buf();
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+
+    for watched in ["wit", "sdk", "plugins", "tests/plugins", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    let defaults = crate_names(&root.join("plugins"));
+    let test_plugins = crate_names(&root.join("tests/plugins"));
+    let wasm_dir = build_wasm(&root, defaults.iter().chain(&test_plugins));
+
+    let mut code = String::from("static BUILTINS: &[Builtin] = &[\n");
+    for name in &defaults {
+        let path = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        assert!(path.exists(), "built plugin {name} is missing at {}", path.display());
+        writeln!(code, "    Builtin {{ name: {name:?}, wasm: include_bytes!({:?}) }},", path.display()).unwrap();
+    }
+    code.push_str("];\n");
+    fs::write(out_dir.join("builtin_plugins.rs"), code).expect("write builtin_plugins.rs");
+
+    // Tests and benches find the compiled test plugins (and the defaults) here.
+    println!("cargo:rustc-env=ML_CONNECTOR_WASM_DIR={}", wasm_dir.display());
+}
+
+/// The crate directory names under `dir`, sorted (each is a package name).
+fn crate_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Runs the nested cargo build and returns the directory holding the `.wasm` files.
+fn build_wasm<'a>(root: &Path, packages: impl Iterator<Item = &'a String>) -> PathBuf {
+    let target_dir = root.join("target").join("wasm-plugins");
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin", "--target-dir"])
+        .arg(&target_dir);
+    for package in packages {
+        cmd.args(["-p", package]);
+    }
+    // The outer build's flags and target are for the host, not the guests.
+    for var in ["RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "CARGO_BUILD_RUSTFLAGS"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", GUEST_RUSTFLAGS);
+    let status = cmd.status().expect("run cargo to build the wasm plugins");
+    assert!(
+        status.success(),
+        "building the wasm plugins failed (is the target installed? run `rustup target add wasm32-wasip2`)"
+    );
+    target_dir.join("wasm32-wasip2").join("plugin")
+}

@@ -1,0 +1,29 @@
+//! Dispatch: runs every plugin subscribed to an event, each in isolation.
+
+use crate::runtime::types::{Context, Event};
+use crate::runtime::{Invocation, Plugin, PluginError};
+
+/// One plugin's result for one event.
+#[derive(Debug)]
+pub struct PluginRun<'p> {
+    /// The plugin that ran.
+    pub plugin: &'p Plugin,
+    /// Its actions, or why it failed.
+    pub outcome: Result<Invocation, PluginError>,
+}
+
+/// Runs each plugin in `plugins` that subscribes to `event.kind`. A failing
+/// plugin is logged and reported in its [`PluginRun`]; the others still run.
+pub fn run_plugins<'p>(plugins: &'p [Plugin], event: &Event, context: &Context) -> Vec<PluginRun<'p>> {
+    plugins
+        .iter()
+        .filter(|p| p.manifest().subscribes_to(&event.kind))
+        .map(|plugin| {
+            let outcome = plugin.handle(event, context);
+            if let Err(e) = &outcome {
+                tracing::warn!(plugin = plugin.name(), event_id = %event.id, cause = %e.cause, "Plugin failed.");
+            }
+            PluginRun { plugin, outcome }
+        })
+        .collect()
+}

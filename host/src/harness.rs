@@ -1,0 +1,102 @@
+//! The plugin test harness: loads a built `.wasm` (or a default plugin) and
+//! runs it against fixture events and contexts under the host's own runtime
+//! and limits, with no network. Used by `ml-connector plugin run` and by
+//! Rust tests (plugin authors add `ml-connector` as a dev-dependency).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{SecondsFormat, Utc};
+
+use crate::builtin;
+use crate::runtime::types::{Action, Context, Event};
+use crate::runtime::{Invocation, Limits, LoadError, Plugin, PluginError, Runtime, RuntimeOptions};
+use crate::sources::wave::payload::{self, PayloadError};
+
+/// What can go wrong in a harness run.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// Reading a fixture or a `.wasm` failed.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Neither a default plugin's name nor a readable `.wasm` path.
+    #[error("no default plugin is called {0:?} and it is not a .wasm path (see `ml-connector plugin list`)")]
+    UnknownPlugin(String),
+    /// The event fixture is not a Wave webhook body.
+    #[error("event fixture: {0}")]
+    Event(#[from] PayloadError),
+    /// The context fixture does not parse.
+    #[error("context fixture: {0}")]
+    Context(serde_json::Error),
+    /// The plugin could not be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The plugin failed on the event.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+}
+
+/// A runtime without a compile cache, for one-off runs.
+pub struct Harness {
+    runtime: Runtime,
+}
+
+impl Harness {
+    /// A harness with the default runtime options.
+    pub fn new() -> Result<Self, HarnessError> {
+        Ok(Harness { runtime: Runtime::new(&RuntimeOptions::default())? })
+    }
+
+    /// Loads a default plugin by name, or a `.wasm` file by path.
+    pub fn load(&self, name_or_path: &str, limits: Limits, settings: BTreeMap<String, String>) -> Result<Plugin, HarnessError> {
+        if let Some(b) = builtin::find(name_or_path) {
+            return Ok(self.runtime.load(b.name, b.wasm, limits, settings)?);
+        }
+        let path = Path::new(name_or_path);
+        if path.extension().is_none_or(|ext| ext != "wasm") && !path.exists() {
+            return Err(HarnessError::UnknownPlugin(name_or_path.into()));
+        }
+        let wasm = read(path)?;
+        Ok(self.runtime.load(name_or_path, &wasm, limits, settings)?)
+    }
+
+    /// Runs `plugin` on a Wave webhook body. Without a context, the plugin
+    /// sees only the event and the current time (what the host has before enrichment).
+    pub fn run(&self, plugin: &Plugin, webhook_body: &[u8], context: Option<&Context>) -> Result<Invocation, HarnessError> {
+        let event = payload::parse(webhook_body, Utc::now())?;
+        let bare;
+        let context = match context {
+            Some(c) => c,
+            None => {
+                bare = Context::bare(Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true));
+                &bare
+            }
+        };
+        Ok(plugin.handle(&event, context)?)
+    }
+
+    /// Runs `plugin` on an already-built event.
+    pub fn run_event(&self, plugin: &Plugin, event: &Event, context: &Context) -> Result<Invocation, PluginError> {
+        plugin.handle(event, context)
+    }
+}
+
+/// Reads a file, naming it in the error.
+pub fn read(path: &Path) -> Result<Vec<u8>, HarnessError> {
+    std::fs::read(path).map_err(|source| HarnessError::Read { path: path.display().to_string(), source })
+}
+
+/// Parses a context fixture (the JSON form of [`Context`]).
+pub fn parse_context(json: &[u8]) -> Result<Context, HarnessError> {
+    serde_json::from_slice(json).map_err(HarnessError::Context)
+}
+
+/// The actions as the JSON array `plugin run` prints.
+pub fn actions_json(actions: &[Action]) -> serde_json::Value {
+    serde_json::to_value(actions).expect("actions always serialize")
+}

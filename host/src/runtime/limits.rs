@@ -1,0 +1,141 @@
+//! Bounds on what a plugin may return. Checked on every call, before anything
+//! reaches the store: a breach fails the plugin for that event.
+
+use std::time::Duration;
+
+use crate::runtime::types::{Action, Message, Recipient};
+use crate::sinks::twilio::twiml;
+
+/// At most this many actions per call.
+pub const MAX_ACTIONS: usize = 20;
+/// Twilio's own limit on an SMS body, in characters.
+pub const MAX_SMS_CHARS: usize = 1600;
+/// Twilio's limit on the `Twiml` parameter is 4000 characters; we bound the
+/// escaped text in bytes, which is stricter.
+pub const MAX_VOICE_BYTES: usize = 4000;
+/// Keys and cancel prefixes are stored and indexed; keep them short.
+pub const MAX_KEY_BYTES: usize = 128;
+
+/// Per-plugin execution limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// CPU deadline for one call (instantiation included).
+    pub deadline: Duration,
+    /// Cap on the plugin's linear memory.
+    pub memory_bytes: usize,
+}
+
+impl Default for Limits {
+    /// 50 ms and 16 MiB.
+    fn default() -> Self {
+        Limits { deadline: Duration::from_millis(50), memory_bytes: 16 << 20 }
+    }
+}
+
+/// Checks a plugin's output against the bounds; the error says which action and why.
+pub fn check_actions(actions: &[Action]) -> Result<(), String> {
+    if actions.len() > MAX_ACTIONS {
+        return Err(format!("returned {} actions; at most {MAX_ACTIONS} are allowed", actions.len()));
+    }
+    for (i, action) in actions.iter().enumerate() {
+        let checked = match action {
+            Action::Sms(m) => check_message(m).and_then(|()| check_sms_body(&m.body)),
+            Action::Call(m) => check_message(m).and_then(|()| check_voice_text(&m.body)),
+            Action::Cancel { prefix } => check_key("cancel prefix", prefix),
+        };
+        checked.map_err(|reason| format!("action {i}: {reason}"))?;
+    }
+    Ok(())
+}
+
+fn check_message(m: &Message) -> Result<(), String> {
+    check_key("key", &m.key)?;
+    if m.body.trim().is_empty() {
+        return Err("body is empty".into());
+    }
+    match &m.to {
+        Recipient::Team(name) if name.is_empty() => return Err("team contact name is empty".into()),
+        Recipient::Number(n) if n.is_empty() || n.len() > 32 => {
+            return Err(format!("recipient number {n:?} is not a phone number"));
+        }
+        _ => {}
+    }
+    if let Some(at) = &m.not_before {
+        chrono::DateTime::parse_from_rfc3339(at).map_err(|e| format!("not_before {at:?} is not RFC 3339: {e}"))?;
+    }
+    Ok(())
+}
+
+fn check_key(what: &str, key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!("{what} is {} bytes; at most {MAX_KEY_BYTES} are allowed", key.len()));
+    }
+    Ok(())
+}
+
+fn check_sms_body(body: &str) -> Result<(), String> {
+    let chars = body.chars().count();
+    if chars > MAX_SMS_CHARS {
+        return Err(format!("SMS body is {chars} characters; at most {MAX_SMS_CHARS} are allowed"));
+    }
+    Ok(())
+}
+
+fn check_voice_text(text: &str) -> Result<(), String> {
+    let escaped = twiml::escape(text).len();
+    if escaped > MAX_VOICE_BYTES {
+        return Err(format!("voice text is {escaped} bytes once escaped; at most {MAX_VOICE_BYTES} are allowed"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sms(body: &str, key: &str) -> Action {
+        Action::Sms(Message { to: Recipient::Customer, body: body.into(), key: key.into(), not_before: None })
+    }
+
+    #[test]
+    fn accepts_output_at_every_bound() {
+        let mut actions = vec![sms(&"x".repeat(MAX_SMS_CHARS), &"k".repeat(MAX_KEY_BYTES))];
+        actions.extend((1..MAX_ACTIONS).map(|i| sms("hi", &format!("k{i}"))));
+        assert_eq!(check_actions(&actions), Ok(()));
+    }
+
+    #[test]
+    fn rejects_too_many_actions() {
+        let actions: Vec<_> = (0..=MAX_ACTIONS).map(|i| sms("hi", &format!("k{i}"))).collect();
+        assert!(check_actions(&actions).unwrap_err().contains("21 actions"));
+    }
+
+    #[test]
+    fn counts_sms_characters_not_bytes() {
+        assert_eq!(check_actions(&[sms(&"é".repeat(MAX_SMS_CHARS), "k")]), Ok(()));
+        assert!(check_actions(&[sms(&"é".repeat(MAX_SMS_CHARS + 1), "k")]).unwrap_err().contains("1601 characters"));
+    }
+
+    #[test]
+    fn bounds_voice_text_after_escaping() {
+        let call = |body: String| Action::Call(Message { to: Recipient::Customer, body, key: "k".into(), not_before: None });
+        assert_eq!(check_actions(&[call("a".repeat(MAX_VOICE_BYTES))]), Ok(()));
+        // 1000 '<' are 1000 bytes raw but 4000 escaped; one more tips it over.
+        assert_eq!(check_actions(&[call("<".repeat(1000))]), Ok(()));
+        assert!(check_actions(&[call("<".repeat(1001))]).unwrap_err().contains("once escaped"));
+    }
+
+    #[test]
+    fn rejects_bad_keys_dates_and_recipients() {
+        assert!(check_actions(&[sms("hi", "")]).unwrap_err().contains("key is empty"));
+        assert!(check_actions(&[sms("hi", &"k".repeat(129))]).unwrap_err().contains("129 bytes"));
+        let late = Action::Sms(Message { to: Recipient::Customer, body: "hi".into(), key: "k".into(), not_before: Some("tomorrow".into()) });
+        assert!(check_actions(&[late]).unwrap_err().contains("RFC 3339"));
+        let nobody = Action::Sms(Message { to: Recipient::Team(String::new()), body: "hi".into(), key: "k".into(), not_before: None });
+        assert!(check_actions(&[nobody]).unwrap_err().contains("team contact"));
+        assert!(check_actions(&[Action::Cancel { prefix: String::new() }]).unwrap_err().contains("cancel prefix is empty"));
+    }
+}

@@ -1,0 +1,116 @@
+//! Per-call store state: a locked-down WASI context, the memory limiter and
+//! the guest's captured output. A fresh one is built for every (event, plugin).
+
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Bytes of stdout, stderr and `log` text kept per call; the rest is dropped.
+pub const OUTPUT_CAP: usize = 64 << 10;
+
+/// The store data of one plugin call.
+pub struct PluginState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+    plugin: Arc<str>,
+    event_id: String,
+    log_budget: usize,
+}
+
+impl PluginState {
+    /// A state with no preopened directories, no environment, no arguments,
+    /// no network and stdin closed; stdout and stderr are captured in memory.
+    pub fn new(plugin: Arc<str>, event_id: &str, memory_cap: usize) -> Self {
+        let stdout = MemoryOutputPipe::new(OUTPUT_CAP);
+        let stderr = MemoryOutputPipe::new(OUTPUT_CAP);
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        PluginState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter { cap: memory_cap, peak: 0, breached: false },
+            stdout,
+            stderr,
+            plugin,
+            event_id: event_id.to_string(),
+            log_budget: OUTPUT_CAP,
+        }
+    }
+
+    /// Sends a guest `log` line to the host log, tagged with plugin and event.
+    pub(crate) fn guest_log(&mut self, level: tracing::Level, message: &str) {
+        if self.log_budget == 0 {
+            return;
+        }
+        let mut end = message.len().min(self.log_budget);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.log_budget -= end;
+        let (plugin, event_id, message) = (&*self.plugin, &self.event_id, &message[..end]);
+        match level {
+            tracing::Level::ERROR => tracing::error!(plugin, event_id, "{message}"),
+            tracing::Level::WARN => tracing::warn!(plugin, event_id, "{message}"),
+            tracing::Level::INFO => tracing::info!(plugin, event_id, "{message}"),
+            _ => tracing::debug!(plugin, event_id, "{message}"),
+        }
+    }
+
+    /// What the guest wrote to stderr (size-capped), lossy UTF-8.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+
+    /// Forwards captured stdout and stderr to the host log, one line per line.
+    pub(crate) fn flush_output(&self) {
+        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let bytes = pipe.contents();
+            for line in String::from_utf8_lossy(&bytes).lines().filter(|l| !l.is_empty()) {
+                tracing::info!(plugin = &*self.plugin, event_id = %self.event_id, stream, "{line}");
+            }
+        }
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Caps linear memory and remembers the peak, so a breach can be named as
+/// such (rather than as the abort it causes inside the guest).
+pub struct MemoryLimiter {
+    cap: usize,
+    /// Largest memory size granted, in bytes.
+    pub peak: usize,
+    /// Whether the guest asked for more than the cap.
+    pub breached: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.cap {
+            self.breached = true;
+            return Ok(false);
+        }
+        self.peak = self.peak.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // Tables hold function references; a decider never needs many.
+        Ok(desired <= 100_000)
+    }
+}

@@ -1,0 +1,272 @@
+//! The host's own view of the plugin contract: what goes into a plugin and
+//! what comes out, independent of any WIT version, with the JSON form used by
+//! the CLI, fixtures and the store.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A verified event from a source system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unique per source (Wave's `event_id`).
+    pub id: String,
+    /// "wave", "qad", "twilio".
+    pub source: String,
+    /// The source's own event type, e.g. "invoice.paid".
+    pub kind: String,
+    /// The source's tenant id, raw.
+    pub business_id: String,
+    /// When the host accepted it, RFC 3339 UTC.
+    pub received_at: String,
+    /// The event's `data` object exactly as received, JSON text.
+    pub data: String,
+}
+
+/// A decimal amount with its currency; amounts stay strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    /// Decimal string, e.g. "8.98".
+    pub amount: String,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+/// The event's customer as looked up by the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    /// The source's customer id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Email address, if known.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Mobile number in E.164, if dialable.
+    #[serde(default)]
+    pub mobile: Option<String>,
+    /// Phone number in E.164, if dialable.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// The event's invoice as looked up by the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invoice {
+    /// The source's invoice id.
+    pub id: String,
+    /// The human invoice number.
+    pub number: String,
+    /// The source's status, e.g. "PAID".
+    pub status: String,
+    /// Invoice total.
+    pub total: Money,
+    /// What is still owed.
+    pub amount_due: Money,
+    /// YYYY-MM-DD.
+    #[serde(default)]
+    pub due_date: Option<String>,
+    /// Link the customer can open.
+    #[serde(default)]
+    pub view_url: Option<String>,
+}
+
+/// The event's estimate as looked up by the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Estimate {
+    /// The source's estimate id.
+    pub id: String,
+    /// The human estimate number.
+    pub number: String,
+    /// The source's status.
+    pub status: String,
+    /// Estimate total.
+    pub total: Money,
+    /// YYYY-MM-DD.
+    #[serde(default)]
+    pub due_date: Option<String>,
+    /// Link the customer can open.
+    #[serde(default)]
+    pub view_url: Option<String>,
+}
+
+/// What the host looked up for an event before calling a plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Context {
+    /// The business's display name; empty when unknown.
+    #[serde(default)]
+    pub business_name: String,
+    /// The customer, when the event has one and it was found.
+    #[serde(default)]
+    pub customer: Option<Customer>,
+    /// The invoice, when the event has one and it was found.
+    #[serde(default)]
+    pub invoice: Option<Invoice>,
+    /// The estimate, when the event has one and it was found.
+    #[serde(default)]
+    pub estimate: Option<Estimate>,
+    /// The business's local date and time, RFC 3339 with offset.
+    pub now: String,
+    /// The plugin's settings from the host configuration.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+}
+
+impl Context {
+    /// A context that carries only the clock: what the host has before enrichment.
+    pub fn bare(now: String) -> Self {
+        Context {
+            business_name: String::new(),
+            customer: None,
+            invoice: None,
+            estimate: None,
+            now,
+            settings: BTreeMap::new(),
+        }
+    }
+}
+
+/// Who a message goes to. JSON form: `"customer"`, `"team:NAME"` or the literal number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum Recipient {
+    /// The event's customer.
+    Customer,
+    /// A named contact from the `[team]` configuration.
+    Team(String),
+    /// A literal number, normalized and validated by the sender.
+    Number(String),
+}
+
+impl fmt::Display for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Recipient::Customer => f.write_str("customer"),
+            Recipient::Team(name) => write!(f, "team:{name}"),
+            Recipient::Number(number) => f.write_str(number),
+        }
+    }
+}
+
+impl From<Recipient> for String {
+    fn from(r: Recipient) -> String {
+        r.to_string()
+    }
+}
+
+impl From<String> for Recipient {
+    fn from(s: String) -> Recipient {
+        if s == "customer" {
+            Recipient::Customer
+        } else if let Some(name) = s.strip_prefix("team:") {
+            Recipient::Team(name.to_string())
+        } else {
+            Recipient::Number(s)
+        }
+    }
+}
+
+/// An SMS or a call a plugin asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The recipient.
+    pub to: Recipient,
+    /// SMS text or the text a call speaks.
+    pub body: String,
+    /// Idempotency key within the plugin, and the handle for `cancel`.
+    pub key: String,
+    /// Earliest send time, RFC 3339; `null` = now.
+    pub not_before: Option<String>,
+}
+
+/// One decision of a plugin. JSON form:
+/// `{"action":"sms"|"call","to":…,"body":…,"key":…,"not_before":…}` or `{"action":"cancel","prefix":…}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum Action {
+    /// Send an SMS.
+    Sms(Message),
+    /// Place a voice call that speaks the body.
+    Call(Message),
+    /// Cancel this plugin's not-yet-sent messages whose key starts with `prefix`.
+    Cancel {
+        /// Key prefix.
+        prefix: String,
+    },
+}
+
+/// What a plugin says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Plugin name.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+    /// One line about what it does.
+    pub description: String,
+    /// Event kinds, exact or with a trailing `*` wildcard.
+    pub subscribes: Vec<String>,
+}
+
+impl Manifest {
+    /// Whether this plugin wants events of `kind`.
+    pub fn subscribes_to(&self, kind: &str) -> bool {
+        self.subscribes.iter().any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => kind.starts_with(prefix),
+            None => pattern == kind,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipients_round_trip_through_their_json_strings() {
+        for (r, s) in [
+            (Recipient::Customer, "customer"),
+            (Recipient::Team("accounting".into()), "team:accounting"),
+            (Recipient::Number("+15555550100".into()), "+15555550100"),
+        ] {
+            assert_eq!(serde_json::to_value(&r).unwrap(), serde_json::json!(s));
+            assert_eq!(serde_json::from_value::<Recipient>(serde_json::json!(s)).unwrap(), r);
+        }
+    }
+
+    #[test]
+    fn actions_serialize_in_the_cli_shape() {
+        let sms = Action::Sms(Message {
+            to: Recipient::Team("ops".into()),
+            body: "hi".into(),
+            key: "k".into(),
+            not_before: None,
+        });
+        assert_eq!(
+            serde_json::to_value(&sms).unwrap(),
+            serde_json::json!({"action":"sms","to":"team:ops","body":"hi","key":"k","not_before":null})
+        );
+        let cancel = Action::Cancel { prefix: "invoice:1:".into() };
+        assert_eq!(serde_json::to_value(&cancel).unwrap(), serde_json::json!({"action":"cancel","prefix":"invoice:1:"}));
+    }
+
+    #[test]
+    fn subscriptions_match_exact_kinds_and_trailing_wildcards() {
+        let m = Manifest {
+            name: "p".into(),
+            version: "1".into(),
+            description: String::new(),
+            subscribes: vec!["invoice.*".into(), "customer.created".into()],
+        };
+        assert!(m.subscribes_to("invoice.paid"));
+        assert!(m.subscribes_to("customer.created"));
+        assert!(!m.subscribes_to("customer.updated"));
+        assert!(!m.subscribes_to("estimate.sent"));
+    }
+}

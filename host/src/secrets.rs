@@ -1,0 +1,452 @@
+//! Secrets at rest: the master key, redacted secret strings, and XChaCha20-Poly1305 sealing.
+//!
+//! Every credential the host keeps (webhook secrets, OAuth client secret, Twilio tokens) is sealed
+//! with the operator's master key before it reaches the store. A sealed value is
+//! `version (1 byte) || nonce (24 bytes) || ciphertext+tag`, with the secret's name as associated
+//! data, so a ciphertext copied to another name fails to open.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore as _;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+/// Environment variable holding the master key (base64 of 32 bytes, or 64 hex digits).
+pub const MASTER_KEY_ENV: &str = "ML_CONNECTOR_MASTER_KEY";
+
+/// Wave webhook signing secret. Further secrets named `wave.webhook_secret.<suffix>` are accepted
+/// too, and verification tries all of them, so a new secret can be added before the old one is
+/// removed (see [`is_webhook_secret`]).
+pub const WAVE_WEBHOOK_SECRET: &str = "wave.webhook_secret";
+/// Wave OAuth application client secret.
+pub const WAVE_CLIENT_SECRET: &str = "wave.client_secret";
+/// Twilio account auth token (Basic auth password, and the key for Twilio's request signatures).
+pub const TWILIO_AUTH_TOKEN: &str = "twilio.auth_token";
+/// Twilio API key SID, used instead of the account SID as the Basic auth user when set.
+pub const TWILIO_API_KEY_SID: &str = "twilio.api_key_sid";
+/// Twilio API key secret, paired with [`TWILIO_API_KEY_SID`].
+pub const TWILIO_API_KEY_SECRET: &str = "twilio.api_key_secret";
+
+/// Format version of sealed values; the first byte of every sealed value.
+const SEALED_VERSION: u8 = 1;
+const KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
+const MAX_NAME_LEN: usize = 64;
+
+/// Errors from loading the master key or sealing and opening secrets. Never carries secret bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    /// A secret name is outside `[a-z0-9_.:-]{1,64}`.
+    #[error("invalid secret name {name:?}: use 1 to 64 of a-z 0-9 _ . : -")]
+    InvalidName {
+        /// The rejected name.
+        name: String,
+    },
+    /// The master key text does not decode to 32 bytes.
+    #[error("master key from {origin} is not 32 bytes written as base64 or 64 hex digits")]
+    MasterKeyEncoding {
+        /// Where the key came from: the environment variable or the key file.
+        origin: String,
+    },
+    /// The master key file cannot be read.
+    #[error("cannot read master key file {}: {cause}", path.display())]
+    KeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// The I/O failure.
+        cause: std::io::Error,
+    },
+    /// Encryption failed (only possible for absurdly large values).
+    #[error("cannot encrypt secret `{name}`")]
+    Encrypt {
+        /// The secret's name.
+        name: String,
+    },
+    /// Authentication failed: the master key is wrong, or the value was altered or stored under
+    /// another name.
+    #[error(
+        "cannot decrypt secret `{name}`: wrong master key, or the stored value was altered or moved"
+    )]
+    Decrypt {
+        /// The secret's name.
+        name: String,
+    },
+    /// The stored value is not in a format this build reads.
+    #[error("stored secret `{name}` is unreadable: {reason}")]
+    Format {
+        /// The secret's name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// A string that must not leak: zeroized on drop, and printed as `[redacted]` by `Debug` and
+/// `Display`. Read it with [`SecretString::expose`] at the point of use.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// The secret text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for SecretString {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for SecretString {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The 32-byte key that seals every stored secret. Zeroized on drop; `Debug` shows nothing.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct MasterKey([u8; KEY_LEN]);
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey([redacted])")
+    }
+}
+
+impl MasterKey {
+    /// A fresh random key from the thread-local CSPRNG (seeded by the OS).
+    pub fn generate() -> Self {
+        let mut key = Self([0; KEY_LEN]);
+        rand::rng().fill_bytes(&mut key.0);
+        key
+    }
+
+    /// Decodes a key written as 64 hex digits or as base64 of 32 bytes; surrounding whitespace
+    /// is ignored. `origin` names the source in the error.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, SecretsError> {
+        let text = text.trim();
+        let encoding_error = || SecretsError::MasterKeyEncoding {
+            origin: origin.to_owned(),
+        };
+        let mut key = Self([0; KEY_LEN]);
+        if text.len() == 2 * KEY_LEN && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode_to_slice(text, &mut key.0).map_err(|_| encoding_error())?;
+            return Ok(key);
+        }
+        let decoded = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .map_err(|_| encoding_error())?,
+        );
+        if decoded.len() != KEY_LEN {
+            return Err(encoding_error());
+        }
+        key.0.copy_from_slice(&decoded);
+        Ok(key)
+    }
+
+    /// Reads a key file holding the key as base64 or hex.
+    pub fn from_file(path: &Path) -> Result<Self, SecretsError> {
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|cause| {
+            SecretsError::KeyFile {
+                path: path.to_owned(),
+                cause,
+            }
+        })?);
+        Self::parse(&text, &format!("key file {}", path.display()))
+    }
+
+    /// Finds the master key: [`MASTER_KEY_ENV`] wins over `key_file` (the `secrets.master_key_file`
+    /// setting). `Ok(None)` when neither is set, so the caller decides whether secrets are needed.
+    pub fn load(
+        env: &impl Fn(&str) -> Option<String>,
+        key_file: Option<&Path>,
+    ) -> Result<Option<Self>, SecretsError> {
+        if let Some(text) = env(MASTER_KEY_ENV).map(Zeroizing::new) {
+            return Self::parse(&text, &format!("environment variable {MASTER_KEY_ENV}")).map(Some);
+        }
+        key_file.map(Self::from_file).transpose()
+    }
+
+    /// The key as standard base64, for writing a new key file.
+    pub fn to_base64(&self) -> SecretString {
+        SecretString(base64::engine::general_purpose::STANDARD.encode(self.0))
+    }
+
+    /// Encrypts `plaintext` for storage under `name` (which must pass [`validate_name`]).
+    pub fn seal(&self, name: &str, plaintext: &str) -> Result<Vec<u8>, SecretsError> {
+        validate_name(name)?;
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let payload = Payload {
+            msg: plaintext.as_bytes(),
+            aad: name.as_bytes(),
+        };
+        let ciphertext = self
+            .cipher()
+            .encrypt(XNonce::from_slice(&nonce), payload)
+            .map_err(|_| SecretsError::Encrypt {
+                name: name.to_owned(),
+            })?;
+        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+        sealed.push(SEALED_VERSION);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&ciphertext);
+        Ok(sealed)
+    }
+
+    /// Decrypts a value sealed under `name`.
+    pub fn open(&self, name: &str, sealed: &[u8]) -> Result<SecretString, SecretsError> {
+        validate_name(name)?;
+        let format_error = |reason| SecretsError::Format {
+            name: name.to_owned(),
+            reason,
+        };
+        let (&version, rest) = sealed.split_first().ok_or(format_error("empty"))?;
+        if version != SEALED_VERSION {
+            return Err(format_error("unknown format version"));
+        }
+        if rest.len() < NONCE_LEN + TAG_LEN {
+            return Err(format_error("too short"));
+        }
+        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+        let payload = Payload {
+            msg: ciphertext,
+            aad: name.as_bytes(),
+        };
+        let plaintext = self
+            .cipher()
+            .decrypt(XNonce::from_slice(nonce), payload)
+            .map_err(|_| SecretsError::Decrypt {
+                name: name.to_owned(),
+            })?;
+        match String::from_utf8(plaintext) {
+            Ok(text) => Ok(SecretString(text)),
+            Err(not_utf8) => {
+                not_utf8.into_bytes().zeroize();
+                Err(format_error("not UTF-8"))
+            }
+        }
+    }
+
+    /// Opens `sealed` with this key and seals it again with `new_key`: one step of key rotation,
+    /// shaped for [`crate::store::Store::rotate_secrets`].
+    pub fn reseal(
+        &self,
+        new_key: &MasterKey,
+        name: &str,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, SecretsError> {
+        let plaintext = self.open(name, sealed)?;
+        new_key.seal(name, plaintext.expose())
+    }
+
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&self.0))
+    }
+}
+
+/// Checks a secret name against `[a-z0-9_.:-]{1,64}`.
+pub fn validate_name(name: &str) -> Result<(), SecretsError> {
+    let allowed = |b: u8| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b':' | b'-');
+    if (1..=MAX_NAME_LEN).contains(&name.len()) && name.bytes().all(allowed) {
+        Ok(())
+    } else {
+        Err(SecretsError::InvalidName {
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// Whether `name` holds a Wave webhook secret: [`WAVE_WEBHOOK_SECRET`] itself or
+/// `wave.webhook_secret.<suffix>`. Signature verification tries every one of them.
+pub fn is_webhook_secret(name: &str) -> bool {
+    match name.strip_prefix(WAVE_WEBHOOK_SECRET) {
+        Some("") => true,
+        Some(rest) => rest.len() > 1 && rest.starts_with('.') && validate_name(name).is_ok(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_with_the_same_key_and_name() {
+        let key = MasterKey::generate();
+        let sealed = key.seal(TWILIO_AUTH_TOKEN, "tok-123").unwrap();
+        assert_eq!(sealed[0], SEALED_VERSION);
+        assert_eq!(sealed.len(), 1 + NONCE_LEN + "tok-123".len() + TAG_LEN);
+        assert_eq!(
+            key.open(TWILIO_AUTH_TOKEN, &sealed).unwrap().expose(),
+            "tok-123"
+        );
+    }
+
+    #[test]
+    fn sealing_twice_uses_fresh_nonces() {
+        let key = MasterKey::generate();
+        let a = key.seal(WAVE_CLIENT_SECRET, "same").unwrap();
+        let b = key.seal(WAVE_CLIENT_SECRET, "same").unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_wrong_key_fails_to_open() {
+        let sealed = MasterKey::generate()
+            .seal(WAVE_CLIENT_SECRET, "s3cret")
+            .unwrap();
+        let err = MasterKey::generate()
+            .open(WAVE_CLIENT_SECRET, &sealed)
+            .unwrap_err();
+        assert!(matches!(err, SecretsError::Decrypt { .. }));
+        assert!(!err.to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn a_ciphertext_moved_to_another_name_fails_to_open() {
+        let key = MasterKey::generate();
+        let sealed = key.seal(TWILIO_API_KEY_SECRET, "s3cret").unwrap();
+        let err = key.open(TWILIO_AUTH_TOKEN, &sealed).unwrap_err();
+        assert!(matches!(err, SecretsError::Decrypt { .. }));
+    }
+
+    #[test]
+    fn altered_or_truncated_values_fail_to_open() {
+        let key = MasterKey::generate();
+        let mut sealed = key.seal(TWILIO_API_KEY_SID, "SK123").unwrap();
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        assert!(matches!(
+            key.open(TWILIO_API_KEY_SID, &sealed),
+            Err(SecretsError::Decrypt { .. })
+        ));
+        assert!(matches!(
+            key.open(TWILIO_API_KEY_SID, &sealed[..10]),
+            Err(SecretsError::Format { .. })
+        ));
+        assert!(matches!(
+            key.open(TWILIO_API_KEY_SID, &[]),
+            Err(SecretsError::Format { .. })
+        ));
+        sealed[0] = 9;
+        assert!(matches!(
+            key.open(TWILIO_API_KEY_SID, &sealed),
+            Err(SecretsError::Format { .. })
+        ));
+    }
+
+    #[test]
+    fn reseal_moves_a_secret_to_a_new_key() {
+        let (old, new) = (MasterKey::generate(), MasterKey::generate());
+        let sealed = old.seal(WAVE_WEBHOOK_SECRET, "whsec").unwrap();
+        let resealed = old.reseal(&new, WAVE_WEBHOOK_SECRET, &sealed).unwrap();
+        assert_eq!(
+            new.open(WAVE_WEBHOOK_SECRET, &resealed).unwrap().expose(),
+            "whsec"
+        );
+        assert!(old.open(WAVE_WEBHOOK_SECRET, &resealed).is_err());
+    }
+
+    #[test]
+    fn debug_and_display_never_show_the_value() {
+        let secret = SecretString::from("hunter2");
+        assert_eq!(format!("{secret:?}"), "[redacted]");
+        assert_eq!(format!("{secret}"), "[redacted]");
+        assert_eq!(format!("{:?}", Some(&secret)), "Some([redacted])");
+        let key = MasterKey::parse(&"ab".repeat(32), "test").unwrap();
+        assert!(!format!("{key:?}").contains("ab"));
+    }
+
+    #[test]
+    fn the_master_key_parses_from_hex_or_base64() {
+        let key = MasterKey::generate();
+        let b64 = key.to_base64();
+        let from_b64 = MasterKey::parse(&format!("  {}\n", b64.expose()), "test").unwrap();
+        assert_eq!(from_b64.0, key.0);
+        let from_hex = MasterKey::parse(&hex::encode(key.0), "test").unwrap();
+        assert_eq!(from_hex.0, key.0);
+        for bad in ["", "abc", &"ab".repeat(31), &"zz".repeat(32), "AAAA"] {
+            let err = MasterKey::parse(bad, "key file k").unwrap_err();
+            assert!(err.to_string().contains("key file k"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("master.key");
+        let file_key = MasterKey::generate();
+        std::fs::write(&file, format!("{}\n", file_key.to_base64().expose())).unwrap();
+        let env_key = MasterKey::generate();
+        let env_text = hex::encode(env_key.0);
+        let env = |name: &str| (name == MASTER_KEY_ENV).then(|| env_text.clone());
+
+        assert_eq!(
+            MasterKey::load(&env, Some(&file)).unwrap().unwrap().0,
+            env_key.0
+        );
+        assert_eq!(
+            MasterKey::load(&no_env, Some(&file)).unwrap().unwrap().0,
+            file_key.0
+        );
+        assert!(MasterKey::load(&no_env, None).unwrap().is_none());
+        let missing = dir.path().join("missing.key");
+        assert!(matches!(
+            MasterKey::load(&no_env, Some(&missing)),
+            Err(SecretsError::KeyFile { .. })
+        ));
+        let bad_env = |_: &str| Some("nope".to_string());
+        let err = MasterKey::load(&bad_env, Some(&file)).unwrap_err();
+        assert!(err.to_string().contains(MASTER_KEY_ENV), "{err}");
+    }
+
+    #[test]
+    fn names_are_validated() {
+        for good in [
+            WAVE_WEBHOOK_SECRET,
+            "wave.oauth:biz-1",
+            "a",
+            &"a".repeat(64),
+        ] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Wave.secret", "a b", "a/b", &"a".repeat(65), "é"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+        assert!(MasterKey::generate().seal("Bad Name", "x").is_err());
+    }
+
+    #[test]
+    fn webhook_secret_names_allow_rotation_suffixes() {
+        assert!(is_webhook_secret("wave.webhook_secret"));
+        assert!(is_webhook_secret("wave.webhook_secret.2025-06"));
+        assert!(!is_webhook_secret("wave.webhook_secret."));
+        assert!(!is_webhook_secret("wave.webhook_secrets"));
+        assert!(!is_webhook_secret("wave.webhook_secret.Bad"));
+        assert!(!is_webhook_secret(WAVE_CLIENT_SECRET));
+    }
+}

@@ -1,0 +1,3 @@
+//! Sinks: where decided messages leave the host.
+
+pub mod twilio;

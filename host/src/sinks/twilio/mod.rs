@@ -1,0 +1,3 @@
+//! The Twilio sink: SMS and voice calls.
+
+pub mod twiml;

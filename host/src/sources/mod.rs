@@ -1,0 +1,3 @@
+//! Event sources: where accounting events come from before they reach the store.
+
+pub mod wave;

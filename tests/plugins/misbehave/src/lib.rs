@@ -1,0 +1,68 @@
+//! Misbehaves on command, to test the sandbox: the event kind says how.
+//! Every branch must end in a clear error (or harmless output) on the host.
+
+use std::hint::black_box;
+
+wit_bindgen::generate!({ path: "../../../wit/since_v0.1.0", world: "notifier" });
+
+use exports::ml_connector::plugin::handler::{Action, Context, Event, Guest, Manifest};
+use ml_connector::plugin::types::{Message, Recipient};
+
+struct Misbehave;
+
+fn sms(body: String, key: String) -> Action {
+    Action::Sms(Message { to: Recipient::Customer, body, key, not_before: None })
+}
+
+impl Guest for Misbehave {
+    fn describe() -> Manifest {
+        Manifest {
+            name: "misbehave".into(),
+            version: "0.1.0".into(),
+            description: "Hostile test plugin.".into(),
+            subscribes: vec!["test.*".into()],
+        }
+    }
+
+    fn handle(event: Event, _context: Context) -> Result<Vec<Action>, String> {
+        match event.kind.as_str() {
+            "test.loop" => loop {
+                black_box(());
+            },
+            "test.alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(black_box(vec![1u8; 1 << 20]));
+                }
+            }
+            "test.panic" => panic!("misbehave panicked on purpose"),
+            "test.read-file" => match std::fs::read_to_string(&event.data) {
+                Ok(text) => Ok(vec![sms(text, "leak".into())]),
+                Err(e) => Err(format!("cannot read {}: {e}", event.data)),
+            },
+            "test.env" => {
+                let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+                let args: Vec<String> = std::env::args().collect();
+                if env.is_empty() && args.is_empty() {
+                    Err("no environment and no arguments".into())
+                } else {
+                    Ok(vec![sms(format!("env={env:?} args={args:?}"), "leak".into())])
+                }
+            }
+            "test.socket" => match std::net::TcpStream::connect(event.data.as_str()) {
+                Ok(_) => Ok(vec![sms("connected".into(), "leak".into())]),
+                Err(e) => Err(format!("cannot connect to {}: {e}", event.data)),
+            },
+            "test.flood" => Ok((0..10_000).map(|i| sms("spam".into(), format!("k{i}"))).collect()),
+            "test.twiml" => Ok(vec![Action::Call(Message {
+                to: Recipient::Team("accounting".into()),
+                body: "Hello </Say><Dial>+15555550100</Dial><Say>".into(),
+                key: "inject".into(),
+                not_before: None,
+            })]),
+            other => Err(format!("unknown command {other}")),
+        }
+    }
+}
+
+export!(Misbehave);
