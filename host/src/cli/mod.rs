@@ -1,7 +1,13 @@
 //! The `ml-connector` command line.
 
+mod common;
+mod events;
 mod plugin;
+mod secrets;
+mod serve;
+mod wave;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -10,6 +16,9 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "ml-connector", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Configuration file (default: ml-connector.toml in the working directory, if present).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -18,14 +27,34 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Receive Wave webhooks, store them durably and dispatch them to the plugins.
+    Serve,
     /// Run, list and inspect plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Manage secrets, encrypted at rest in the store.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
+    /// Show and replay stored events.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
+    /// Show the outbox: the messages plugins decided on.
+    #[command(subcommand)]
+    Outbox(events::OutboxCommand),
+    /// Wave helpers.
+    #[command(subcommand)]
+    Wave(wave::WaveCommand),
 }
 
 /// Runs a parsed command line; the exit code says whether it succeeded.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config.as_deref();
     match cli.command {
+        Command::Serve => serve::run(config),
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Secrets(cmd) => secrets::run(config, cmd),
+        Command::Events(cmd) => events::run_events(config, cmd),
+        Command::Outbox(cmd) => events::run_outbox(config, cmd),
+        Command::Wave(cmd) => wave::run(config, cmd),
     }
 }

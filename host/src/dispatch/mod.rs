@@ -1,4 +1,8 @@
-//! Dispatch: runs every plugin subscribed to an event, each in isolation.
+//! Dispatch: runs every plugin subscribed to an event, each in isolation,
+//! and turns the results into outbox rows.
+
+pub mod dispatcher;
+pub mod enrich;
 
 use crate::runtime::types::{Context, Event};
 use crate::runtime::{Invocation, Plugin, PluginError};

@@ -151,7 +151,7 @@ pub struct Runtime {
     linker: Linker<PluginState>,
     cache: Option<ComponentCache>,
     max_memory_bytes: usize,
-    ticker: Option<EpochTicker>,
+    ticker: Arc<EpochTicker>,
 }
 
 impl Runtime {
@@ -175,13 +175,13 @@ impl Runtime {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let linker = latest::linker(&engine).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-        let ticker = EpochTicker::start(engine.clone());
+        let ticker = Arc::new(EpochTicker::start(engine.clone()));
         Ok(Runtime {
             engine,
             linker,
             cache: options.cache_dir.clone().map(ComponentCache::new),
             max_memory_bytes: options.max_memory_bytes,
-            ticker: Some(ticker),
+            ticker,
         })
     }
 
@@ -230,6 +230,7 @@ impl Runtime {
             manifest: Manifest { name: label.into(), version: String::new(), description: String::new(), subscribes: vec![] },
             pre,
             engine: self.engine.clone(),
+            _ticker: self.ticker.clone(),
             limits,
             settings,
         };
@@ -248,14 +249,6 @@ impl Runtime {
     }
 }
 
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        if let Some(ticker) = self.ticker.take() {
-            ticker.stop();
-        }
-    }
-}
-
 /// A loaded plugin: its manifest, settings, limits and pre-instantiated component.
 pub struct Plugin {
     cache_outcome: CacheOutcome,
@@ -263,6 +256,8 @@ pub struct Plugin {
     manifest: Manifest,
     pre: latest::NotifierPre<PluginState>,
     engine: Engine,
+    /// Deadlines only fire while the ticker runs: every plugin keeps it alive.
+    _ticker: Arc<EpochTicker>,
     limits: Limits,
     settings: BTreeMap<String, String>,
 }
@@ -386,10 +381,10 @@ impl ReusableInstance {
     }
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] on its own thread.
+/// Advances the engine's epoch every [`EPOCH_TICK`] on its own thread, until dropped.
 struct EpochTicker {
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl EpochTicker {
@@ -405,11 +400,15 @@ impl EpochTicker {
                 }
             })
             .expect("spawn the epoch ticker thread");
-        EpochTicker { stop, thread }
+        EpochTicker { stop, thread: Some(thread) }
     }
+}
 
-    fn stop(self) {
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

@@ -1,0 +1,139 @@
+//! The dispatcher: claims stored events, builds their context, runs the
+//! subscribed plugins and commits the resulting outbox rows in the same
+//! transaction that marks the event dispatched.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use tokio::sync::{Notify, watch};
+
+use crate::dispatch::enrich::{EnrichError, Enricher};
+use crate::dispatch::run_plugins;
+use crate::metrics::{Metrics, PluginLabel};
+use crate::runtime::Plugin;
+use crate::runtime::types::{Action, Event};
+use crate::store::{Channel, DispatchResult, NewMessage, PluginFailure, Store, StoreError, StoredEvent};
+
+/// Events claimed per store round trip.
+const BATCH: usize = 64;
+/// With nothing to do, look again this often even without a wake-up.
+const IDLE_POLL: Duration = Duration::from_secs(5);
+/// After a store or enrichment failure, wait this long before retrying.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Why a dispatch round stopped early; the events stay pending.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The context could not be built.
+    #[error(transparent)]
+    Enrich(#[from] EnrichError),
+}
+
+/// Runs plugins over stored events.
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    plugins: Arc<Vec<Plugin>>,
+    enricher: Arc<dyn Enricher>,
+    metrics: Arc<Metrics>,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `plugins` (only the enabled ones).
+    pub fn new(store: Arc<dyn Store>, plugins: Arc<Vec<Plugin>>, enricher: Arc<dyn Enricher>, metrics: Arc<Metrics>) -> Self {
+        Dispatcher { store, plugins, enricher, metrics }
+    }
+
+    /// Dispatches pending events until none is left; returns how many. Blocking.
+    pub fn dispatch_pending(&self) -> Result<usize, DispatchError> {
+        let mut done = 0;
+        loop {
+            let batch = self.store.claim_pending_events(BATCH)?;
+            if batch.is_empty() {
+                return Ok(done);
+            }
+            for event in &batch {
+                self.dispatch(event)?;
+                done += 1;
+            }
+        }
+    }
+
+    /// Runs every subscribed plugin on one event and commits the outcome.
+    pub fn dispatch(&self, stored: &StoredEvent) -> Result<(), DispatchError> {
+        let event = Event {
+            id: stored.id.clone(),
+            source: stored.source.clone(),
+            kind: stored.kind.clone(),
+            business_id: stored.business_id.clone().unwrap_or_default(),
+            received_at: stored.received_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            data: stored.data.clone(),
+        };
+        let context = self.enricher.context(&event)?;
+        let mut result = DispatchResult::default();
+        for run in run_plugins(&self.plugins, &event, &context) {
+            let plugin = run.plugin.name().to_string();
+            let label = PluginLabel { plugin: plugin.clone() };
+            self.metrics.plugin_invocations.get_or_create(&label).inc();
+            match run.outcome {
+                Ok(invocation) => {
+                    for action in invocation.actions {
+                        match action {
+                            Action::Sms(m) => result.messages.push(message(&plugin, Channel::Sms, m)),
+                            Action::Call(m) => result.messages.push(message(&plugin, Channel::Call, m)),
+                            Action::Cancel { prefix } => result.cancels.push((plugin.clone(), prefix)),
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.metrics.plugin_failures.get_or_create(&label).inc();
+                    result.failures.push(PluginFailure { plugin, cause: e.cause.to_string() });
+                }
+            }
+        }
+        self.store.complete_dispatch(&event.id, &result)?;
+        let latency = (Utc::now() - stored.received_at).to_std().unwrap_or_default();
+        self.metrics.dispatch_latency.observe(latency.as_secs_f64());
+        tracing::debug!(event_id = %event.id, kind = %event.kind, messages = result.messages.len(), failures = result.failures.len(), "Event dispatched.");
+        Ok(())
+    }
+
+    /// Dispatches whenever `wake` fires (and every few seconds regardless)
+    /// until `shutdown` turns true; the batch in progress is finished first.
+    pub async fn run(self: Arc<Self>, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            let this = self.clone();
+            let pause = match tokio::task::spawn_blocking(move || this.dispatch_pending()).await {
+                Ok(Ok(_)) => IDLE_POLL,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "Dispatch paused; pending events wait in the store.");
+                    RETRY_AFTER
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "Dispatch round panicked; pending events wait in the store.");
+                    RETRY_AFTER
+                }
+            };
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+fn message(plugin: &str, channel: Channel, m: crate::runtime::types::Message) -> NewMessage {
+    NewMessage {
+        plugin: plugin.to_string(),
+        key: m.key,
+        channel,
+        to: m.to.to_string(),
+        body: m.body,
+        // Already checked to be RFC 3339 by the runtime's output limits.
+        not_before: m.not_before.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc)),
+    }
+}

@@ -1,0 +1,3 @@
+//! Webhook receivers, one module per source.
+
+pub mod wave;
