@@ -1,0 +1,225 @@
+//! `ml-connector wave send-test-event KIND`: post a signed sample webhook, like Stripe's `trigger`.
+
+use std::io::Read as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::Subcommand;
+use zeroize::Zeroizing;
+
+use super::common::{load_config, open_store, require_master_key};
+use crate::config::Config;
+use crate::secrets::{SecretString, WAVE_WEBHOOK_SECRET, is_webhook_secret};
+use crate::sources::wave::{samples, signature};
+
+/// Wave commands.
+#[derive(Debug, Subcommand)]
+pub enum WaveCommand {
+    /// Sign Wave's sample payload for KIND and POST it, as Wave would.
+    ///
+    /// Each send gets a fresh event_id, so it is a new event. The body is signed with the
+    /// webhook secret stored as wave.webhook_secret (opened with the master key), or with the
+    /// secret read from stdin when --secret-stdin is given.
+    SendTestEvent {
+        /// The event kind, e.g. invoice.paid.
+        kind: String,
+        /// Where to post it [default: http://<server.listen>/webhooks/wave].
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// The business id to put in the event [default: wave.business_id from the config, or the
+        /// sample's].
+        #[arg(long, value_name = "ID")]
+        business_id: Option<String>,
+        /// Read the webhook secret from stdin instead of the store (one trailing newline removed).
+        #[arg(long)]
+        secret_stdin: bool,
+    },
+}
+
+/// Runs a Wave command.
+pub fn run(config: Option<&Path>, cmd: WaveCommand) -> anyhow::Result<ExitCode> {
+    let config = load_config(config)?;
+    match cmd {
+        WaveCommand::SendTestEvent {
+            kind,
+            url,
+            business_id,
+            secret_stdin,
+        } => {
+            let sample = samples::sample(&kind).ok_or_else(|| {
+                anyhow!(
+                    "no sample for event kind {kind:?}; known kinds: {}",
+                    samples::kinds().join(", ")
+                )
+            })?;
+            let business_id = business_id.or_else(|| config.wave.business_id.clone());
+            let (event_id, body) = test_body(sample, business_id.as_deref())?;
+            let secret = if secret_stdin {
+                secret_from_stdin()?
+            } else {
+                stored_secret(&config)?
+            };
+            let url = url.unwrap_or_else(|| default_url(config.server.listen));
+
+            let t = chrono::Utc::now().timestamp();
+            let header = signature::sign(secret.expose(), t, body.as_bytes());
+            drop(secret);
+            eprintln!("posting {kind} event {event_id} to {url}");
+            let (status, text) = post(&url, &header, t, body)?;
+            println!("{status}");
+            if !text.is_empty() {
+                println!("{text}");
+            }
+            Ok(if status.is_success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+/// The sample with a fresh UUID v4 `event_id` (and `business_id` replaced when given), as the
+/// JSON text to send. Returns the new event id too.
+fn test_body(sample: &str, business_id: Option<&str>) -> anyhow::Result<(String, String)> {
+    let mut event: serde_json::Value =
+        serde_json::from_str(sample).context("embedded sample is not JSON")?;
+    let object = event
+        .as_object_mut()
+        .context("embedded sample is not a JSON object")?;
+    let event_id = uuid::Uuid::new_v4().to_string();
+    object.insert("event_id".into(), event_id.clone().into());
+    if let Some(business_id) = business_id {
+        object.insert("business_id".into(), business_id.into());
+    }
+    Ok((event_id, serde_json::to_string(&event)?))
+}
+
+/// `http://<listen>/webhooks/wave`, with an unspecified listen address replaced by loopback.
+fn default_url(listen: SocketAddr) -> String {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!(
+        "http://{}/webhooks/wave",
+        SocketAddr::new(ip, listen.port())
+    )
+}
+
+/// Reads a webhook secret from stdin.
+fn secret_from_stdin() -> anyhow::Result<SecretString> {
+    let mut text = Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read the webhook secret from stdin")?;
+    let value = text
+        .strip_suffix('\n')
+        .map(|s| s.strip_suffix('\r').unwrap_or(s))
+        .unwrap_or(&text);
+    if value.is_empty() {
+        bail!("--secret-stdin: stdin held no secret");
+    }
+    Ok(SecretString::from(value))
+}
+
+/// The stored webhook secret: `wave.webhook_secret`, or else the most recently set
+/// `wave.webhook_secret.<suffix>`.
+fn stored_secret(config: &Config) -> anyhow::Result<SecretString> {
+    let store = open_store(config)?;
+    let name = match store.get_secret(WAVE_WEBHOOK_SECRET)? {
+        Some(_) => WAVE_WEBHOOK_SECRET.to_owned(),
+        None => store
+            .list_secrets()?
+            .into_iter()
+            .filter(|(name, _)| is_webhook_secret(name))
+            .max_by_key(|(_, at)| *at)
+            .map(|(name, _)| name)
+            .with_context(|| {
+                format!(
+                    "no webhook secret is stored: run `ml-connector secrets set {WAVE_WEBHOOK_SECRET}` \
+                     (value on stdin), or pass --secret-stdin"
+                )
+            })?,
+    };
+    let key = require_master_key(config)?;
+    let sealed = store
+        .get_secret(&name)?
+        .with_context(|| format!("secret {name} disappeared while reading it"))?;
+    Ok(key.open(&name, &sealed)?)
+}
+
+/// POSTs the signed body; returns the status and the response body.
+fn post(
+    url: &str,
+    header: &str,
+    t: i64,
+    body: String,
+) -> anyhow::Result<(reqwest::StatusCode, String)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the HTTP client runtime")?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .context("cannot build the HTTP client")?;
+        let response = client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("x-wave-signature", header)
+            .header("x-wave-timestamp", t.to_string())
+            .body(body)
+            .send()
+            .await
+            .with_context(|| {
+                format!("cannot POST to {url} (is `ml-connector serve` running there?)")
+            })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .context("cannot read the response body")?;
+        Ok((status, text))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_body_gets_a_fresh_event_id_and_the_business_id() {
+        let sample = samples::sample("invoice.paid").unwrap();
+        let (id1, body1) = test_body(sample, Some("biz-9")).unwrap();
+        let (id2, _) = test_body(sample, None).unwrap();
+        assert_ne!(id1, id2);
+        let parsed: serde_json::Value = serde_json::from_str(&body1).unwrap();
+        assert_eq!(parsed["event_id"], id1.as_str());
+        assert_eq!(parsed["business_id"], "biz-9");
+        assert_eq!(parsed["event_type"], "invoice.paid");
+        assert_eq!(parsed["data"]["amount_paid"], "8.98");
+        assert_eq!(uuid::Uuid::parse_str(&id1).unwrap().get_version_num(), 4);
+    }
+
+    #[test]
+    fn an_unspecified_listen_address_posts_to_loopback() {
+        assert_eq!(
+            default_url("0.0.0.0:9000".parse().unwrap()),
+            "http://127.0.0.1:9000/webhooks/wave"
+        );
+        assert_eq!(
+            default_url("[::]:9000".parse().unwrap()),
+            "http://[::1]:9000/webhooks/wave"
+        );
+        assert_eq!(
+            default_url("10.0.0.2:80".parse().unwrap()),
+            "http://10.0.0.2:80/webhooks/wave"
+        );
+    }
+}
