@@ -48,6 +48,8 @@ impl Dispatcher {
     }
 
     /// Dispatches pending events until none is left; returns how many. Blocking.
+    /// Each claimed batch is committed in one transaction, so a burst of events
+    /// costs one fsync per batch rather than one per event.
     pub fn dispatch_pending(&self) -> Result<usize, DispatchError> {
         let mut done = 0;
         loop {
@@ -55,15 +57,36 @@ impl Dispatcher {
             if batch.is_empty() {
                 return Ok(done);
             }
+            let mut results = Vec::with_capacity(batch.len());
+            let mut waiting = None;
             for event in &batch {
-                self.dispatch(event)?;
-                done += 1;
+                match self.decide(event) {
+                    Ok(result) => results.push((event, result)),
+                    // Commit what was decided; this event and the rest wait.
+                    Err(e) => {
+                        waiting = Some(e);
+                        break;
+                    }
+                }
+            }
+            let commits: Vec<(&str, &DispatchResult)> = results.iter().map(|(e, r)| (e.id.as_str(), r)).collect();
+            if !commits.is_empty() {
+                self.store.complete_dispatches(&commits)?;
+            }
+            for (event, result) in &results {
+                let latency = (Utc::now() - event.received_at).to_std().unwrap_or_default();
+                self.metrics.dispatch_latency.observe(latency.as_secs_f64());
+                tracing::debug!(event_id = %event.id, kind = %event.kind, messages = result.messages.len(), failures = result.failures.len(), "Event dispatched.");
+            }
+            done += results.len();
+            if let Some(e) = waiting {
+                return Err(e.into());
             }
         }
     }
 
-    /// Runs every subscribed plugin on one event and commits the outcome.
-    pub fn dispatch(&self, stored: &StoredEvent) -> Result<(), DispatchError> {
+    /// Runs every subscribed plugin on one event: what to commit for it.
+    pub fn decide(&self, stored: &StoredEvent) -> Result<DispatchResult, EnrichError> {
         let event = Event {
             id: stored.id.clone(),
             source: stored.source.clone(),
@@ -94,11 +117,7 @@ impl Dispatcher {
                 }
             }
         }
-        self.store.complete_dispatch(&event.id, &result)?;
-        let latency = (Utc::now() - stored.received_at).to_std().unwrap_or_default();
-        self.metrics.dispatch_latency.observe(latency.as_secs_f64());
-        tracing::debug!(event_id = %event.id, kind = %event.kind, messages = result.messages.len(), failures = result.failures.len(), "Event dispatched.");
-        Ok(())
+        Ok(result)
     }
 
     /// Dispatches whenever `wake` fires (and every few seconds regardless)

@@ -133,8 +133,8 @@ mod tests {
         fn claim_pending_events(&self, limit: usize) -> Result<Vec<StoredEvent>> {
             self.inner.claim_pending_events(limit)
         }
-        fn complete_dispatch(&self, event_id: &str, result: &DispatchResult) -> Result<()> {
-            self.inner.complete_dispatch(event_id, result)
+        fn complete_dispatches(&self, batch: &[(&str, &DispatchResult)]) -> Result<()> {
+            self.inner.complete_dispatches(batch)
         }
         fn replay_event(&self, event_id: &str) -> Result<bool> {
             self.inner.replay_event(event_id)

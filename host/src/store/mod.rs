@@ -300,10 +300,16 @@ pub trait Store: Send + Sync {
     /// crash mid-dispatch runs it again (outbox keys make that safe).
     fn claim_pending_events(&self, limit: usize) -> Result<Vec<StoredEvent>>;
 
-    /// Commits one dispatch in one transaction: cancels, then new outbox rows (an existing
-    /// (event, plugin, key) is kept as is, so a re-run never duplicates), failures, and the
-    /// event's status (`failed` if any plugin failed, else `dispatched`) with attempts + 1.
-    fn complete_dispatch(&self, event_id: &str, result: &DispatchResult) -> Result<()>;
+    /// Commits dispatches in ONE transaction (one fsync for the batch). For each event, in
+    /// order: cancels, then new outbox rows (an existing (event, plugin, key) is kept as is,
+    /// so a re-run never duplicates), failures, and the event's status (`failed` if any
+    /// plugin failed, else `dispatched`) with attempts + 1. All or nothing.
+    fn complete_dispatches(&self, batch: &[(&str, &DispatchResult)]) -> Result<()>;
+
+    /// [`Store::complete_dispatches`] for a single event.
+    fn complete_dispatch(&self, event_id: &str, result: &DispatchResult) -> Result<()> {
+        self.complete_dispatches(&[(event_id, result)])
+    }
 
     /// Sets an event back to pending so the dispatcher runs it again. `false` if unknown.
     fn replay_event(&self, event_id: &str) -> Result<bool>;

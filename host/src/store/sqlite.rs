@@ -293,78 +293,15 @@ impl Store for SqliteStore {
         )
     }
 
-    fn complete_dispatch(&self, event_id: &str, result: &DispatchResult) -> Result<()> {
+    fn complete_dispatches(&self, batch: &[(&str, &DispatchResult)]) -> Result<()> {
         const OP: &str = "complete dispatch";
         let now = millis(Utc::now());
-        let last_error = summarize_failures(result);
-        let status = if last_error.is_some() {
-            EventStatus::Failed
-        } else {
-            EventStatus::Dispatched
-        };
         let mut conn = self.writer();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .op(OP)?;
-        let updated = tx
-            .execute(
-                "UPDATE events
-                 SET status = ?2, attempts = attempts + 1, last_error = ?3, dispatched_at = ?4
-                 WHERE id = ?1",
-                params![event_id, status.as_str(), last_error, now],
-            )
-            .op(OP)?;
-        if updated == 0 {
-            return Err(StoreError::UnknownEvent {
-                id: event_id.to_owned(),
-            });
-        }
-        {
-            // Cancels first, and only rows of earlier events, so a plugin can replace its
-            // scheduled messages in one answer, and a replay cannot cancel its own rows. The
-            // prefix is compared exactly (LIKE would need escaping and ignores ASCII case).
-            let mut cancel = tx
-                .prepare_cached(
-                    "UPDATE outbox SET status = 'cancelled'
-                     WHERE plugin = ?1 AND status = 'pending' AND event_id <> ?3
-                       AND substr(key, 1, length(?2)) = ?2",
-                )
-                .op(OP)?;
-            for (plugin, prefix) in &result.cancels {
-                cancel.execute(params![plugin, prefix, event_id]).op(OP)?;
-            }
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO outbox
-                       (event_id, plugin, key, channel, recipient, body, not_before, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT (event_id, plugin, key) DO NOTHING",
-                )
-                .op(OP)?;
-            for message in &result.messages {
-                insert
-                    .execute(params![
-                        event_id,
-                        message.plugin,
-                        message.key,
-                        message.channel.as_str(),
-                        message.to,
-                        message.body,
-                        message.not_before.map(millis),
-                        now,
-                    ])
-                    .op(OP)?;
-            }
-            let mut failure = tx
-                .prepare_cached(
-                    "INSERT INTO plugin_failures (event_id, plugin, cause, at) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .op(OP)?;
-            for f in &result.failures {
-                failure
-                    .execute(params![event_id, f.plugin, f.cause, now])
-                    .op(OP)?;
-            }
+        for (event_id, result) in batch {
+            apply_dispatch(&tx, event_id, result, now)?;
         }
         tx.commit().op(OP)
     }
@@ -583,6 +520,80 @@ impl Store for SqliteStore {
             .op("ping")?;
         Ok(())
     }
+}
+
+
+/// One event's share of [`SqliteStore::complete_dispatches`]: its status, its
+/// cancels, its outbox rows and its failures, inside the caller's transaction.
+fn apply_dispatch(tx: &rusqlite::Transaction<'_>, event_id: &str, result: &DispatchResult, now: i64) -> Result<()> {
+    const OP: &str = "complete dispatch";
+    let last_error = summarize_failures(result);
+    let status = if last_error.is_some() {
+        EventStatus::Failed
+    } else {
+        EventStatus::Dispatched
+    };
+    let updated = tx
+        .execute(
+            "UPDATE events
+             SET status = ?2, attempts = attempts + 1, last_error = ?3, dispatched_at = ?4
+             WHERE id = ?1",
+            params![event_id, status.as_str(), last_error, now],
+        )
+        .op(OP)?;
+    if updated == 0 {
+        return Err(StoreError::UnknownEvent {
+            id: event_id.to_owned(),
+        });
+    }
+    {
+        // Cancels first, and only rows of earlier events, so a plugin can replace its
+            // scheduled messages in one answer, and a replay cannot cancel its own rows. The
+            // prefix is compared exactly (LIKE would need escaping and ignores ASCII case).
+            let mut cancel = tx
+                .prepare_cached(
+                    "UPDATE outbox SET status = 'cancelled'
+                     WHERE plugin = ?1 AND status = 'pending' AND event_id <> ?3
+                       AND substr(key, 1, length(?2)) = ?2",
+                )
+                .op(OP)?;
+            for (plugin, prefix) in &result.cancels {
+                cancel.execute(params![plugin, prefix, event_id]).op(OP)?;
+            }
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO outbox
+                       (event_id, plugin, key, channel, recipient, body, not_before, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (event_id, plugin, key) DO NOTHING",
+                )
+                .op(OP)?;
+            for message in &result.messages {
+                insert
+                    .execute(params![
+                        event_id,
+                        message.plugin,
+                        message.key,
+                        message.channel.as_str(),
+                        message.to,
+                        message.body,
+                        message.not_before.map(millis),
+                        now,
+                    ])
+                    .op(OP)?;
+            }
+            let mut failure = tx
+                .prepare_cached(
+                    "INSERT INTO plugin_failures (event_id, plugin, cause, at) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .op(OP)?;
+            for f in &result.failures {
+                failure
+                    .execute(params![event_id, f.plugin, f.cause, now])
+                    .op(OP)?;
+            }
+        }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -367,6 +367,27 @@ fn a_plugin_can_replace_its_scheduled_messages_in_one_answer() {
 }
 
 #[test]
+fn a_batch_of_dispatches_commits_in_order_and_all_or_nothing() {
+    let (_dir, store) = open_temp();
+    for (id, secs) in [("sent", 0), ("paid", 1)] {
+        store.insert_event(&event(id, secs)).unwrap();
+    }
+    let sent = sends(vec![message("p", "invoice:1:reminder")]);
+    let paid = cancels("p", "invoice:1:reminder");
+    // A later event in the same batch sees the rows of an earlier one.
+    store.complete_dispatches(&[("sent", &sent), ("paid", &paid)]).unwrap();
+    assert_eq!(outbox(&store), vec![("p".into(), "invoice:1:reminder".into(), OutboxStatus::Cancelled)]);
+    assert!(store.claim_pending_events(10).unwrap().is_empty());
+
+    // One unknown event rolls back the whole batch.
+    store.insert_event(&event("third", 2)).unwrap();
+    let err = store.complete_dispatches(&[("third", &sends(vec![message("p", "x")])), ("nope", &sent)]).unwrap_err();
+    assert!(matches!(err, StoreError::UnknownEvent { .. }), "{err}");
+    assert_eq!(outbox(&store).len(), 1);
+    assert_eq!(store.claim_pending_events(10).unwrap().len(), 1);
+}
+
+#[test]
 fn completing_an_unknown_event_fails_and_writes_nothing() {
     let (_dir, store) = open_temp();
     let err = store
