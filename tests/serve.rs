@@ -318,3 +318,19 @@ fn startup_errors_name_the_problem() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("holds encrypted secrets but no master key"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_that_cannot_commit_answers_503_so_wave_retries_and_loses_nothing() {
+    let site = Site::new("");
+    let server = site.start();
+    // Another process holds SQLite's write lock: the receiver cannot commit.
+    let blocker = rusqlite::Connection::open(site.dir.path().join("connector.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let body = sample("invoice.paid", "evt-locked-1");
+    let (status, reply) = post_signed(&server.base, &body).await;
+    assert_eq!(status, 503, "{reply}");
+    blocker.execute_batch("ROLLBACK").unwrap();
+    // Wave's retry then succeeds, and it is new: the refused attempt stored nothing.
+    let (status, reply) = post_signed(&server.base, &body).await;
+    assert_eq!((status, reply["status"].as_str()), (200, Some("accepted")), "{reply}");
+}
