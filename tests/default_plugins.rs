@@ -102,6 +102,8 @@ fn plugin_run_exits_nonzero_with_the_cause_when_the_plugin_fails() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("error: plugin misbehave failed on event e-1: trapped"), "{stderr}");
     assert!(stderr.contains("misbehave panicked on purpose"), "{stderr}");
+    // The guest's own stderr reaches the host log, tagged with plugin and event.
+    assert!(stderr.contains(r#"plugin="misbehave" event_id=e-1 stream="stderr""#), "{stderr}");
     assert!(out.stdout.is_empty());
 }
 
@@ -135,4 +137,26 @@ fn plugin_list_and_inspect_show_the_manifests() {
     let manifest: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(manifest["name"], "counter");
     assert_eq!(manifest["subscribes"], serde_json::json!(["*"]));
+}
+
+#[test]
+fn configured_settings_reach_the_plugin_and_context_settings_override_them() {
+    use ml_connector::runtime::types::{Action, Recipient};
+    let harness = Harness::new().unwrap();
+    let case = tests_dir().join("cases/invoice-overdue-overdue");
+    let body = std::fs::read(case.join("event.json")).unwrap();
+    let mut context = harness::parse_context(&std::fs::read(case.join("context.json")).unwrap()).unwrap();
+    context.settings.clear();
+    let configured = BTreeMap::from([("team_contact".to_string(), "collections".to_string())]);
+    let plugin = harness.load("invoice-overdue", Limits::default(), configured).unwrap();
+    let call_to = |context: &ml_connector::runtime::types::Context| {
+        let actions = harness.run(&plugin, &body, Some(context)).unwrap().actions;
+        actions.into_iter().find_map(|a| match a {
+            Action::Call(m) => Some(m.to),
+            _ => None,
+        })
+    };
+    assert_eq!(call_to(&context), Some(Recipient::Team("collections".into())));
+    context.settings.insert("team_contact".into(), "ops".into());
+    assert_eq!(call_to(&context), Some(Recipient::Team("ops".into())));
 }
