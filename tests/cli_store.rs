@@ -601,6 +601,7 @@ fn seed(db: &Path) {
             plugin: "invoice-overdue".into(),
             cause: "deadline exceeded after 50 ms".into(),
         }],
+        ..DispatchResult::default()
     };
     store.complete_dispatch("evt-old", &result).unwrap();
 }

@@ -263,6 +263,15 @@ pub struct TwilioConfig {
     pub quiet_hours: Option<QuietHours>,
     /// Offset that `quiet_hours` are read in; unset means UTC.
     pub timezone: Option<Timezone>,
+    /// Per-request timeout for Twilio calls in milliseconds (10000); a timeout is retried.
+    #[serde(deserialize_with = "positive")]
+    pub request_timeout_ms: u64,
+    /// Retries after a 429, 5xx, timeout or connection error (3): at most 4 attempts.
+    pub max_retries: u32,
+    /// Backoff base in milliseconds (1000): retry `n` waits a random time up to
+    /// `base * 2^(n-1)` (full jitter), capped at 5 minutes, unless `Retry-After` says otherwise.
+    #[serde(deserialize_with = "positive")]
+    pub retry_base_ms: u64,
 }
 
 impl Default for TwilioConfig {
@@ -278,6 +287,9 @@ impl Default for TwilioConfig {
             mode: TwilioMode::DryRun,
             quiet_hours: None,
             timezone: None,
+            request_timeout_ms: 10_000,
+            max_retries: 3,
+            retry_base_ms: 1_000,
         }
     }
 }
@@ -474,6 +486,9 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("twilio", "mode", Kind::Text),
     ("twilio", "quiet_hours", Kind::Text),
     ("twilio", "timezone", Kind::Text),
+    ("twilio", "request_timeout_ms", Kind::Integer),
+    ("twilio", "max_retries", Kind::Integer),
+    ("twilio", "retry_base_ms", Kind::Integer),
 ];
 
 /// One environment override.

@@ -39,6 +39,9 @@ messages_per_second = 3
 mode = "live"
 quiet_hours = "21:00-08:00"
 timezone = "-05:00"
+request_timeout_ms = 5000
+max_retries = 2
+retry_base_ms = 250
 
 [team]
 billing = "+15555550100"

@@ -1,7 +1,9 @@
 //! The `ml-connector` command line.
 
+mod audit;
 mod common;
 mod events;
+mod messages;
 mod plugin;
 mod secrets;
 mod serve;
@@ -44,6 +46,11 @@ pub enum Command {
     /// Wave helpers.
     #[command(subcommand)]
     Wave(wave::WaveCommand),
+    /// Show messages with their Twilio attempts and status history.
+    Audit(audit::AuditArgs),
+    /// Re-queue failed or undeliverable messages.
+    #[command(subcommand)]
+    Messages(messages::MessagesCommand),
 }
 
 /// Runs a parsed command line; the exit code says whether it succeeded.
@@ -56,5 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events(cmd) => events::run_events(config, cmd),
         Command::Outbox(cmd) => events::run_outbox(config, cmd),
         Command::Wave(cmd) => wave::run(config, cmd),
+        Command::Audit(args) => audit::run(config, args),
+        Command::Messages(cmd) => messages::run(config, cmd),
     }
 }

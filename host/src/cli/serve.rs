@@ -14,7 +14,7 @@ use crate::builtin;
 use crate::cli::common;
 use crate::config::{Config, PluginSource};
 use crate::dispatch::dispatcher::Dispatcher;
-use crate::dispatch::enrich::EventOnly;
+use crate::dispatch::enrich::{Enricher, EventOnly};
 use crate::metrics::Metrics;
 use crate::runtime::{Limits, Plugin, Runtime, RuntimeOptions};
 use crate::secrets::MASTER_KEY_ENV;
@@ -36,7 +36,8 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
             config.store.path.display()
         );
     }
-    let wave_secrets = WebhookSecrets::load(store.clone(), key).context("cannot load the Wave webhook secrets")?;
+    let sender = Arc::new(crate::cli::messages::build_sender(&config, store.clone(), key.as_deref())?);
+    let wave_secrets = WebhookSecrets::load(store.clone(), key.clone()).context("cannot load the Wave webhook secrets")?;
     if wave_secrets.count() == 0 {
         tracing::warn!("No Wave webhook secret is stored: webhooks get 503 until `ml-connector secrets set wave.webhook_secret`.");
     }
@@ -48,7 +49,13 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let metrics = Arc::new(Metrics::default());
     let ingest = Arc::new(IngestQueue::start(store.clone(), INGEST_QUEUE)?);
     let offset = config.twilio.timezone.as_ref().map(|tz| tz.offset()).unwrap_or(FixedOffset::east_opt(0).expect("UTC"));
-    let dispatcher = Arc::new(Dispatcher::new(store.clone(), plugins.clone(), Arc::new(EventOnly { offset }), metrics.clone()));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let wave = super::wave::serve_parts(&config, &store, key.as_ref(), runtime.handle(), offset)?;
+    let enricher: Arc<dyn Enricher> = match &wave.enricher {
+        Some(enricher) => enricher.clone(),
+        None => Arc::new(EventOnly { offset }),
+    };
+    let dispatcher = Arc::new(Dispatcher::new(store.clone(), plugins.clone(), enricher, metrics.clone()));
     let state = AppState {
         store,
         ingest: ingest.clone(),
@@ -56,10 +63,10 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         signature_tolerance_secs: i64::from(config.wave.signature_tolerance_secs),
         metrics,
         plugins_loaded: plugins.len(),
+        wave_oauth: wave.oauth.clone(),
     };
     let app = server::router(state, config.server.max_body_bytes);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
@@ -67,6 +74,13 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr()?;
         tracing::info!(public_url = %config.server.resolved_public_url(), "Listening on http://{addr}");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        if let (Some(oauth), Some(_)) = (&wave.oauth, &wave.enricher) {
+            tokio::spawn(oauth.clone().keep_fresh(Duration::from_secs(60), stop_rx.clone()));
+        }
+        if let Some((reconciler, interval)) = wave.reconciler {
+            tokio::spawn(reconciler.run(interval, ingest.wake_handle(), stop_rx.clone()));
+        }
+        let sending = tokio::spawn(sender.run(stop_rx.clone()));
         let dispatching = tokio::spawn(dispatcher.run(ingest.wake_handle(), stop_rx));
         server::serve(listener, app, shutdown_signal()).await?;
         tracing::info!("Stopped accepting; finishing the dispatch in progress.");
@@ -74,6 +88,9 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         tokio::time::timeout(Duration::from_secs(30), dispatching)
             .await
             .context("the dispatcher did not stop within 30 s")??;
+        tokio::time::timeout(Duration::from_secs(30), sending)
+            .await
+            .context("the Twilio sender did not stop within 30 s")??;
         tracing::info!("Stopped.");
         anyhow::Ok(())
     })?;
@@ -81,7 +98,7 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
 }
 
 /// The configured plugins (all built-ins when none are configured), enabled ones only.
-fn load_plugins(config: &Config) -> anyhow::Result<Vec<Plugin>> {
+pub(super) fn load_plugins(config: &Config) -> anyhow::Result<Vec<Plugin>> {
     let runtime = Runtime::new(&RuntimeOptions { cache_dir: Some(config.store.resolved_cache_dir()), ..RuntimeOptions::default() })?;
     let mut plugins = Vec::new();
     if config.plugins.is_empty() {

@@ -1,4 +1,5 @@
-//! `ml-connector wave send-test-event KIND`: post a signed sample webhook, like Stripe's `trigger`.
+//! `ml-connector wave send-test-event KIND`: post a signed sample webhook, like Stripe's `trigger`;
+//! `wave connect` and `wave status`: the OAuth connection; and the Wave parts `serve` runs.
 
 use std::io::Read as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -10,10 +11,19 @@ use anyhow::{Context as _, anyhow, bail};
 use clap::Subcommand;
 use zeroize::Zeroizing;
 
+use std::sync::Arc;
+
+use chrono::FixedOffset;
+
 use super::common::{load_config, open_store, require_master_key};
 use crate::config::Config;
-use crate::secrets::{SecretString, WAVE_WEBHOOK_SECRET, is_webhook_secret};
+use crate::secrets::{MasterKey, SecretString, WAVE_CLIENT_SECRET, WAVE_WEBHOOK_SECRET, is_webhook_secret};
+use crate::sources::wave::enrich::{self, WaveEnricher};
+use crate::sources::wave::graphql::GraphQlClient;
+use crate::sources::wave::oauth::{self, ConnectionStatus, OAuthSettings, WaveOAuth};
+use crate::sources::wave::reconcile::Reconciler;
 use crate::sources::wave::{samples, signature};
+use crate::store::Store;
 
 /// Wave commands.
 #[derive(Debug, Subcommand)]
@@ -37,6 +47,132 @@ pub enum WaveCommand {
         #[arg(long)]
         secret_stdin: bool,
     },
+    /// Print the URL that connects ml-connector to a Wave business (OAuth 2.0).
+    ///
+    /// Open it, approve access, and Wave redirects to
+    /// {server.public_url}/oauth/wave/callback, where the running server exchanges the code
+    /// and stores the tokens encrypted. Needs [wave] client_id and the secret
+    /// wave.client_secret. The scopes cover the event kinds the enabled plugins subscribe to.
+    Connect {
+        /// Request this scope instead of the computed ones (repeatable).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+    },
+    /// Show whether the Wave connection is healthy and when its token expires.
+    ///
+    /// Exits non-zero when Wave is not connected or the connection is broken.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What `serve` runs for Wave: the OAuth connection (callback, health), the
+/// enricher when a token is stored, and the reconciliation sweep when on.
+pub(super) struct ServeParts {
+    /// Set when `[wave] client_id` is set and a master key is present.
+    pub oauth: Option<Arc<WaveOAuth>>,
+    /// Set when Wave is connected (a token is stored).
+    pub enricher: Option<Arc<WaveEnricher>>,
+    /// Set when connected, `reconcile_interval_secs` is set and a business is known.
+    pub reconciler: Option<(Arc<Reconciler>, Duration)>,
+}
+
+/// Builds the Wave parts of `serve` from the configuration.
+pub(super) fn serve_parts(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    key: Option<&Arc<MasterKey>>,
+    runtime: &tokio::runtime::Handle,
+    offset: FixedOffset,
+) -> anyhow::Result<ServeParts> {
+    let none = ServeParts { oauth: None, enricher: None, reconciler: None };
+    let Some(settings) = OAuthSettings::from_config(config) else { return Ok(none) };
+    let Some(key) = key else {
+        tracing::warn!("[wave] client_id is set but no master key is: Wave OAuth is off.");
+        return Ok(none);
+    };
+    let oauth = Arc::new(WaveOAuth::new(settings, store.clone(), key.clone()).context("cannot set up Wave OAuth")?);
+    if !oauth.is_connected() {
+        tracing::warn!("Wave is not connected: plugins get no Wave lookups until `ml-connector wave connect` and a restart.");
+        return Ok(ServeParts { oauth: Some(oauth), enricher: None, reconciler: None });
+    }
+    if let ConnectionStatus::Broken { reason } = oauth.status() {
+        tracing::error!(reason, "Wave connection is broken: events wait until `ml-connector wave connect` repairs it.");
+    }
+    let region = enrich::region(&config.twilio.default_region)
+        .with_context(|| format!("twilio.default_region {:?} is not a known region", config.twilio.default_region))?;
+    let client = Arc::new(GraphQlClient::new(config.wave.graphql_url.clone(), oauth.clone())?);
+    // The configured business, else the one the user connected.
+    let business_id = config.wave.business_id.clone().or_else(|| oauth.business_id());
+    let enricher = Arc::new(WaveEnricher::new(client.clone(), runtime.clone(), offset, region, business_id.clone()));
+    let reconciler = match (config.wave.reconcile_interval_secs, &business_id) {
+        (Some(secs), Some(business)) => Some((Arc::new(Reconciler::new(client, store.clone(), business.clone())), Duration::from_secs(secs))),
+        (Some(_), None) => {
+            tracing::warn!("wave.reconcile_interval_secs is set but no business is known (set wave.business_id): no reconciliation sweep.");
+            None
+        }
+        _ => None,
+    };
+    Ok(ServeParts { oauth: Some(oauth), enricher: Some(enricher), reconciler })
+}
+
+/// `wave connect`: the authorization URL.
+fn connect(config: &Config, scopes: Vec<String>) -> anyhow::Result<ExitCode> {
+    let settings = OAuthSettings::from_config(config).context("set [wave] client_id (your Wave application's client id) first")?;
+    let store = open_store(config)?;
+    let key = Arc::new(require_master_key(config)?);
+    if store.get_secret(WAVE_CLIENT_SECRET)?.is_none() {
+        eprintln!("note: no client secret is stored yet; run `ml-connector secrets set {WAVE_CLIENT_SECRET}` before opening the link");
+    }
+    let scopes: Vec<String> = if scopes.is_empty() {
+        let plugins = super::serve::load_plugins(config)?;
+        let subscriptions: Vec<String> = plugins.iter().flat_map(|p| p.manifest().subscribes.clone()).collect();
+        oauth::scopes_for(&subscriptions).into_iter().map(str::to_owned).collect()
+    } else {
+        scopes
+    };
+    let oauth = WaveOAuth::new(settings, store, key)?;
+    let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let url = oauth.authorization_url(&scope_refs)?;
+    eprintln!("Open this URL, approve access, and Wave sends you back to {}", oauth.redirect_uri());
+    eprintln!("(ml-connector serve must be reachable there). Scopes: {}", scopes.join(" "));
+    println!("{url}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `wave status`.
+fn status(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let store = open_store(config)?;
+    let key = require_master_key(config)?;
+    let state = oauth::load_state(&*store, &key)?;
+    let status = ConnectionStatus::of(state.as_ref());
+    if json {
+        let mut value = serde_json::to_value(&status)?;
+        if let Some(business) = state.as_ref().and_then(|s| s.business_id.clone()) {
+            value["business_id"] = business.into();
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        match &status {
+            ConnectionStatus::NotConnected => println!("Wave: not connected (run `ml-connector wave connect`)"),
+            ConnectionStatus::Connected { expires_at, scope } => {
+                let left = *expires_at - chrono::Utc::now();
+                println!("Wave: connected");
+                println!("access token expires: {} ({})", expires_at.to_rfc3339(), if left.num_seconds() > 0 { format!("in {} min", left.num_minutes()) } else { "expired; refreshed on next use".into() });
+                println!("scopes: {scope}");
+                if let Some(business) = state.as_ref().and_then(|s| s.business_id.as_deref()) {
+                    println!("business: {business}");
+                }
+            }
+            ConnectionStatus::Broken { reason } => {
+                println!("Wave: BROKEN: {reason}");
+                println!("events wait in the store; run `ml-connector wave connect` to repair");
+            }
+        }
+    }
+    Ok(if matches!(status, ConnectionStatus::Connected { .. }) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Runs a Wave command.
@@ -79,6 +215,8 @@ pub fn run(config: Option<&Path>, cmd: WaveCommand) -> anyhow::Result<ExitCode> 
                 ExitCode::FAILURE
             })
         }
+        WaveCommand::Connect { scopes } => connect(&config, scopes),
+        WaveCommand::Status { json } => status(&config, json),
     }
 }
 

@@ -13,10 +13,14 @@ use crate::dispatch::run_plugins;
 use crate::metrics::{Metrics, PluginLabel};
 use crate::runtime::Plugin;
 use crate::runtime::types::{Action, Event};
-use crate::store::{Channel, DispatchResult, NewMessage, PluginFailure, Store, StoreError, StoredEvent};
+use crate::store::{Channel, CustomerNumbers, DispatchResult, NewMessage, PluginFailure, Store, StoreError, StoredEvent};
 
-/// Events claimed per store round trip.
-const BATCH: usize = 64;
+/// Events claimed and committed per transaction: each commit is an fsync
+/// that the webhook receiver's commits wait behind, so fewer is better.
+const BATCH: usize = 512;
+/// After a wake-up, let a burst accumulate this long so it is dispatched in
+/// a few large transactions rather than many small ones.
+const LINGER: Duration = Duration::from_millis(20);
 /// With nothing to do, look again this often even without a wake-up.
 const IDLE_POLL: Duration = Duration::from_secs(5);
 /// After a store or enrichment failure, wait this long before retrying.
@@ -97,6 +101,10 @@ impl Dispatcher {
         };
         let context = self.enricher.context(&event)?;
         let mut result = DispatchResult::default();
+        // Kept with the outbox rows: the sender resolves the `customer` recipient from them.
+        if let Some(c) = &context.customer {
+            result.customer = CustomerNumbers { mobile: c.mobile.clone(), phone: c.phone.clone() };
+        }
         for run in run_plugins(&self.plugins, &event, &context) {
             let plugin = run.plugin.name().to_string();
             let label = PluginLabel { plugin: plugin.clone() };
@@ -123,12 +131,25 @@ impl Dispatcher {
     /// Dispatches whenever `wake` fires (and every few seconds regardless)
     /// until `shutdown` turns true; the batch in progress is finished first.
     pub async fn run(self: Arc<Self>, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+        // A cause is logged once when it starts, not on every retry round.
+        let mut paused_by: Option<String> = None;
         while !*shutdown.borrow() {
             let this = self.clone();
             let pause = match tokio::task::spawn_blocking(move || this.dispatch_pending()).await {
-                Ok(Ok(_)) => IDLE_POLL,
+                Ok(Ok(_)) => {
+                    if paused_by.take().is_some() {
+                        tracing::info!("Dispatch resumed.");
+                    }
+                    IDLE_POLL
+                }
                 Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "Dispatch paused; pending events wait in the store.");
+                    let cause = e.to_string();
+                    if paused_by.as_deref() == Some(cause.as_str()) {
+                        tracing::debug!(error = %cause, "Dispatch still paused.");
+                    } else {
+                        tracing::warn!(error = %cause, "Dispatch paused; pending events wait in the store.");
+                    }
+                    paused_by = Some(cause);
                     RETRY_AFTER
                 }
                 Err(e) => {
@@ -137,7 +158,7 @@ impl Dispatcher {
                 }
             };
             tokio::select! {
-                _ = wake.notified() => {}
+                _ = wake.notified() => tokio::time::sleep(LINGER).await,
                 _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
             }

@@ -292,11 +292,7 @@ impl Plugin {
     /// Runs `handle` on a fresh instance. The plugin's configured settings
     /// are the base; entries already in `context.settings` override them.
     pub fn handle(&self, event: &Event, context: &Context) -> Result<Invocation, PluginError> {
-        let mut context = context.clone();
-        for (k, v) in &self.settings {
-            context.settings.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        let (event_w, context_w) = (event.into(), (&context).into());
+        let (event_w, context_w) = (event.into(), latest::context(context, &self.settings));
         let fail = |cause| PluginError { plugin: self.name.to_string(), event_id: event.id.clone(), cause };
         let (result, elapsed, memory_peak) =
             self.call(&event.id, |store, bindings| bindings.ml_connector_plugin_handler().call_handle(store, &event_w, &context_w))

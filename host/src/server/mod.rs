@@ -2,6 +2,7 @@
 //! the app without a socket (tests call it directly); [`serve`] runs it.
 
 pub mod health;
+pub mod oauth;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 use crate::metrics::Metrics;
+use crate::sources::wave::oauth::WaveOAuth;
 use crate::sources::wave::secrets::WebhookSecrets;
 use crate::store::Store;
 use crate::store::ingest::IngestQueue;
@@ -31,6 +33,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// How many plugins are loaded and enabled.
     pub plugins_loaded: usize,
+    /// The Wave OAuth connection, when `[wave] client_id` is set.
+    pub wave_oauth: Option<Arc<WaveOAuth>>,
 }
 
 /// The application's routes. Bodies above `max_body_bytes` get 413.
@@ -38,6 +42,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/webhooks/wave", post(webhooks::wave::receive))
         .route("/healthz", get(health::healthz))
+        .route(crate::sources::wave::oauth::CALLBACK_PATH, get(oauth::callback))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)

@@ -107,7 +107,10 @@ mod tests {
 
     use super::*;
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{DispatchResult, FailureRecord, OutboxRow, ResealFn, StoredEvent};
+    use crate::store::{
+        Attempt, DispatchResult, FailureRecord, HistoryRecord, LookupRecord, MessageFilter,
+        MessageUpdate, OutboxMessage, OutboxRow, ResealFn, StoredEvent,
+    };
 
     /// Delegates to SQLite, counting batches and failing them on demand.
     struct Probe {
@@ -168,6 +171,42 @@ mod tests {
         }
         fn ping(&self) -> Result<()> {
             self.inner.ping()
+        }
+        fn claim_due_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxMessage>> {
+            self.inner.claim_due_messages(now, limit)
+        }
+        fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+            self.inner.next_due_at()
+        }
+        fn get_message(&self, id: i64) -> Result<Option<OutboxMessage>> {
+            self.inner.get_message(id)
+        }
+        fn list_messages(&self, filter: &MessageFilter) -> Result<Vec<OutboxMessage>> {
+            self.inner.list_messages(filter)
+        }
+        fn update_message(&self, update: &MessageUpdate, attempt: Option<&Attempt>) -> Result<bool> {
+            self.inner.update_message(update, attempt)
+        }
+        fn list_attempts(&self, outbox_id: i64) -> Result<Vec<Attempt>> {
+            self.inner.list_attempts(outbox_id)
+        }
+        fn list_history(&self, outbox_id: i64) -> Result<Vec<HistoryRecord>> {
+            self.inner.list_history(outbox_id)
+        }
+        fn requeue_message(&self, id: i64, at: DateTime<Utc>) -> Result<bool> {
+            self.inner.requeue_message(id, at)
+        }
+        fn record_opt_out(&self, number: &str, reason: &str, at: DateTime<Utc>) -> Result<()> {
+            self.inner.record_opt_out(number, reason, at)
+        }
+        fn is_opted_out(&self, number: &str) -> Result<bool> {
+            self.inner.is_opted_out(number)
+        }
+        fn get_lookup(&self, number: &str) -> Result<Option<LookupRecord>> {
+            self.inner.get_lookup(number)
+        }
+        fn put_lookup(&self, record: &LookupRecord) -> Result<()> {
+            self.inner.put_lookup(record)
         }
     }
 

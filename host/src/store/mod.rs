@@ -146,10 +146,35 @@ pub enum Channel {
 /// Where an outbox message is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutboxStatus {
-    /// Waiting to be sent (at or after `not_before`).
+    /// Waiting to be sent (at or after `not_before`, and `next_attempt_at` after a retryable
+    /// failure).
     Pending,
     /// Cancelled by a plugin before it was sent.
     Cancelled,
+    /// A request to Twilio is (or was, if the host died) in flight: found so after a restart,
+    /// the sender reconciles against Twilio's message list before sending again.
+    Sending,
+    /// Twilio accepted it; the SID is kept.
+    Sent,
+    /// Twilio refused it, or retries ran out; the reason is kept. Replayable.
+    Failed,
+    /// Not sent because the number cannot take it (invalid, landline for SMS, opted out,
+    /// unresolvable recipient). Replayable.
+    Undeliverable,
+    /// Dry-run mode: recorded exactly as it would have been sent, not sent.
+    DryRun,
+}
+
+impl OutboxStatus {
+    /// Whether the sender is done with it (nothing more happens without a replay).
+    pub fn is_final(self) -> bool {
+        !matches!(self, Self::Pending | Self::Sending)
+    }
+
+    /// Whether `messages replay` may re-queue it.
+    pub fn is_replayable(self) -> bool {
+        matches!(self, Self::Failed | Self::Undeliverable)
+    }
 }
 
 macro_rules! text_enum {
@@ -176,7 +201,15 @@ macro_rules! text_enum {
 
 text_enum!(EventStatus { Pending = "pending", Dispatched = "dispatched", Failed = "failed" });
 text_enum!(Channel { Sms = "sms", Call = "call" });
-text_enum!(OutboxStatus { Pending = "pending", Cancelled = "cancelled" });
+text_enum!(OutboxStatus {
+    Pending = "pending",
+    Cancelled = "cancelled",
+    Sending = "sending",
+    Sent = "sent",
+    Failed = "failed",
+    Undeliverable = "undeliverable",
+    DryRun = "dry-run",
+});
 
 /// An event as stored, with its dispatch state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,6 +285,19 @@ pub struct DispatchResult {
     pub cancels: Vec<(String, String)>,
     /// Plugins that failed on this event.
     pub failures: Vec<PluginFailure>,
+    /// The event customer's numbers from the context, kept with each new outbox row so the
+    /// sender can resolve the `customer` recipient.
+    pub customer: CustomerNumbers,
+}
+
+/// The customer's numbers as the context had them at dispatch (E.164 when the enricher
+/// normalised them; the sender normalises again).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerNumbers {
+    /// Mobile number, preferred for the `customer` recipient.
+    pub mobile: Option<String>,
+    /// Phone number, used when there is no mobile.
+    pub phone: Option<String>,
 }
 
 /// An outbox row.
@@ -277,6 +323,124 @@ pub struct OutboxRow {
     pub status: OutboxStatus,
     /// When the row was written.
     pub created_at: DateTime<Utc>,
+}
+
+/// An outbox row with the sender's state (schema version 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// The row as the dispatcher wrote it, with its current status.
+    pub row: OutboxRow,
+    /// The customer's numbers at dispatch.
+    pub customer: CustomerNumbers,
+    /// Attempt series: 1, plus one per replay.
+    pub series: u32,
+    /// Send attempts (Messages/Calls requests) in the current series.
+    pub attempts: u32,
+    /// When the next attempt is due after a retryable failure or a quiet-hours deferral.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When the in-flight attempt began (status `sending`).
+    pub sending_since: Option<DateTime<Utc>>,
+    /// The resolved E.164 number.
+    pub to_number: Option<String>,
+    /// Twilio's SID once accepted.
+    pub sid: Option<String>,
+    /// Twilio's error code (or none for host-side reasons) of the last failure.
+    pub error_code: Option<i64>,
+    /// Why the last attempt failed or the message is undeliverable.
+    pub error_message: Option<String>,
+    /// When the sender last changed it.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A state change of an outbox message, applied by [`Store::update_message`]. Fields are
+/// written as given (`None` clears), except `to_number`, which `None` leaves as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageUpdate {
+    /// The outbox row.
+    pub id: i64,
+    /// The new status.
+    pub status: OutboxStatus,
+    /// Send attempts in the current series so far.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When the in-flight attempt began.
+    pub sending_since: Option<DateTime<Utc>>,
+    /// The resolved number, when known.
+    pub to_number: Option<String>,
+    /// Twilio's SID.
+    pub sid: Option<String>,
+    /// Twilio's error code.
+    pub error_code: Option<i64>,
+    /// The reason of a failure.
+    pub error_message: Option<String>,
+    /// The status-history line; `None` records no history (e.g. a plain retry reschedule
+    /// already described by its attempt).
+    pub history: Option<String>,
+}
+
+/// One request the sender made (or, in dry-run, would have made) for a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The outbox row.
+    pub outbox_id: i64,
+    /// The message's series at the time.
+    pub series: u32,
+    /// When the request started.
+    pub started_at: DateTime<Utc>,
+    /// `message`, `call`, `lookup`, `list` (ambiguous-send reconciliation) or `dry-run`.
+    pub kind: String,
+    /// What was sent, without credentials: method, path and form body.
+    pub request: String,
+    /// Twilio's HTTP status; none on timeout, connection error or dry-run.
+    pub http_status: Option<u16>,
+    /// The SID Twilio returned.
+    pub sid: Option<String>,
+    /// Twilio's error code.
+    pub error_code: Option<i64>,
+    /// Twilio's error message, or the transport error.
+    pub error_message: Option<String>,
+    /// How long the request took.
+    pub latency_ms: u64,
+}
+
+/// One status change of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRecord {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The status entered.
+    pub status: String,
+    /// Why, or what Twilio said.
+    pub detail: Option<String>,
+}
+
+/// A cached Lookups v2 answer for one E.164 number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupRecord {
+    /// The E.164 number.
+    pub number: String,
+    /// Lookups' `valid`.
+    pub valid: bool,
+    /// `line_type_intelligence.type`, e.g. `mobile`, `landline`.
+    pub line_type: Option<String>,
+    /// Validation errors or other detail worth showing.
+    pub detail: Option<String>,
+    /// When it was fetched.
+    pub fetched_at: DateTime<Utc>,
+}
+
+/// Which messages [`Store::list_messages`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageFilter {
+    /// Only this event's messages.
+    pub event_id: Option<String>,
+    /// Only messages in this status.
+    pub status: Option<OutboxStatus>,
+    /// Only messages last changed (or created) at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many, newest first.
+    pub limit: usize,
 }
 
 /// The callback [`Store::rotate_secrets`] applies to each sealed secret: `(name, sealed)` in,
@@ -344,4 +508,44 @@ pub trait Store: Send + Sync {
 
     /// Checks the store answers, for `/healthz`.
     fn ping(&self) -> Result<()>;
+
+    /// Up to `limit` messages the sender should work on now, oldest first: `pending` ones whose
+    /// `next_attempt_at` (else `not_before`) has passed, and `sending` ones (left by a crash).
+    fn claim_due_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxMessage>>;
+
+    /// The earliest time a pending message becomes due, if any is scheduled in the future.
+    fn next_due_at(&self) -> Result<Option<DateTime<Utc>>>;
+
+    /// One message by outbox id.
+    fn get_message(&self, id: i64) -> Result<Option<OutboxMessage>>;
+
+    /// Messages matching `filter`, newest first.
+    fn list_messages(&self, filter: &MessageFilter) -> Result<Vec<OutboxMessage>>;
+
+    /// Applies a state change and records `attempt` (if any) and the history line, in one
+    /// transaction. Only a `pending` or `sending` row changes: `false` (and nothing written) if
+    /// the row was cancelled, replayed or finished meanwhile.
+    fn update_message(&self, update: &MessageUpdate, attempt: Option<&Attempt>) -> Result<bool>;
+
+    /// Every attempt of a message, oldest first.
+    fn list_attempts(&self, outbox_id: i64) -> Result<Vec<Attempt>>;
+
+    /// Every status change of a message, oldest first.
+    fn list_history(&self, outbox_id: i64) -> Result<Vec<HistoryRecord>>;
+
+    /// Re-queues a failed or undeliverable message as a new attempt series (history kept).
+    /// `false` if it is unknown or in another status.
+    fn requeue_message(&self, id: i64, at: DateTime<Utc>) -> Result<bool>;
+
+    /// Records that `number` opted out (Twilio 21610); later messages to it are not sent.
+    fn record_opt_out(&self, number: &str, reason: &str, at: DateTime<Utc>) -> Result<()>;
+
+    /// Whether `number` opted out.
+    fn is_opted_out(&self, number: &str) -> Result<bool>;
+
+    /// The cached Lookups answer for `number`.
+    fn get_lookup(&self, number: &str) -> Result<Option<LookupRecord>>;
+
+    /// Caches a Lookups answer (replacing an older one).
+    fn put_lookup(&self, record: &LookupRecord) -> Result<()>;
 }

@@ -2,6 +2,7 @@
 //! `synchronous = FULL` so that a returned write (and so a webhook's 2xx) survives power loss.
 
 mod migrations;
+mod sender;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -14,8 +15,9 @@ use rusqlite::{
 };
 
 use super::{
-    Channel, DispatchResult, EventStatus, FailureRecord, InsertOutcome, NewEvent, OutboxRow,
-    OutboxStatus, ResealFn, Result, Store, StoreError, StoredEvent,
+    Attempt, Channel, DispatchResult, EventStatus, FailureRecord, HistoryRecord, InsertOutcome,
+    LookupRecord, MessageFilter, MessageUpdate, NewEvent, OutboxMessage, OutboxRow, OutboxStatus,
+    ResealFn, Result, Store, StoreError, StoredEvent,
 };
 
 /// How long a statement waits for another process's lock (e.g. a CLI command) before failing
@@ -520,6 +522,83 @@ impl Store for SqliteStore {
             .op("ping")?;
         Ok(())
     }
+
+    fn claim_due_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxMessage>> {
+        sender::claim_due(&self.reader(), now, limit)
+    }
+
+    fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        sender::next_due_at(&self.reader())
+    }
+
+    fn get_message(&self, id: i64) -> Result<Option<OutboxMessage>> {
+        sender::get(&self.reader(), id)
+    }
+
+    fn list_messages(&self, filter: &MessageFilter) -> Result<Vec<OutboxMessage>> {
+        sender::list(&self.reader(), filter)
+    }
+
+    fn update_message(&self, update: &MessageUpdate, attempt: Option<&Attempt>) -> Result<bool> {
+        sender::update(&mut self.writer(), update, attempt)
+    }
+
+    fn list_attempts(&self, outbox_id: i64) -> Result<Vec<Attempt>> {
+        sender::attempts(&self.reader(), outbox_id)
+    }
+
+    fn list_history(&self, outbox_id: i64) -> Result<Vec<HistoryRecord>> {
+        sender::history(&self.reader(), outbox_id)
+    }
+
+    fn requeue_message(&self, id: i64, at: DateTime<Utc>) -> Result<bool> {
+        sender::requeue(&mut self.writer(), id, at)
+    }
+
+    fn record_opt_out(&self, number: &str, reason: &str, at: DateTime<Utc>) -> Result<()> {
+        self.writer()
+            .execute(
+                "INSERT INTO opt_outs (number, at, reason) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (number) DO UPDATE SET at = excluded.at, reason = excluded.reason",
+                params![number, millis(at), reason],
+            )
+            .op("record opt-out")?;
+        Ok(())
+    }
+
+    fn is_opted_out(&self, number: &str) -> Result<bool> {
+        self.reader()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE number = ?1)",
+                [number],
+                |row| row.get(0),
+            )
+            .op("check opt-out")
+    }
+
+    fn get_lookup(&self, number: &str) -> Result<Option<LookupRecord>> {
+        sender::get_lookup(&self.reader(), number)
+    }
+
+    fn put_lookup(&self, record: &LookupRecord) -> Result<()> {
+        self.writer()
+            .execute(
+                "INSERT INTO lookups (number, valid, line_type, detail, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (number) DO UPDATE SET valid = excluded.valid,
+                   line_type = excluded.line_type, detail = excluded.detail,
+                   fetched_at = excluded.fetched_at",
+                params![
+                    record.number,
+                    record.valid,
+                    record.line_type,
+                    record.detail,
+                    millis(record.fetched_at)
+                ],
+            )
+            .op("cache lookup")?;
+        Ok(())
+    }
 }
 
 
@@ -563,8 +642,9 @@ fn apply_dispatch(tx: &rusqlite::Transaction<'_>, event_id: &str, result: &Dispa
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO outbox
-                       (event_id, plugin, key, channel, recipient, body, not_before, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                       (event_id, plugin, key, channel, recipient, body, not_before, created_at,
+                        customer_mobile, customer_phone)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                      ON CONFLICT (event_id, plugin, key) DO NOTHING",
                 )
                 .op(OP)?;
@@ -579,6 +659,8 @@ fn apply_dispatch(tx: &rusqlite::Transaction<'_>, event_id: &str, result: &Dispa
                         message.body,
                         message.not_before.map(millis),
                         now,
+                        result.customer.mobile,
+                        result.customer.phone,
                     ])
                     .op(OP)?;
             }

@@ -259,6 +259,7 @@ fn plugin_failures_mark_the_event_failed_and_are_kept() {
                 cause: "memory limit 16 MiB".into(),
             },
         ],
+        ..DispatchResult::default()
     };
     store.complete_dispatch("e1", &result).unwrap();
     let stored = store.get_event("e1").unwrap().unwrap();
@@ -347,6 +348,7 @@ fn a_plugin_can_replace_its_scheduled_messages_in_one_answer() {
         messages: vec![message("p", "inv-1:reminder")],
         cancels: vec![("p".into(), "inv-1:".into())],
         failures: vec![],
+        ..DispatchResult::default()
     };
     store.complete_dispatch("resent", &replace).unwrap();
     // Replaying must not cancel the replacement the same event wrote.

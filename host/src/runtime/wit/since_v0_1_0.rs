@@ -1,6 +1,8 @@
 //! Bindings for `ml-connector:plugin@0.1.0` (frozen; `wit/since_v0.1.0/`) and
 //! conversions between its generated types and the host's own types.
 
+use std::collections::BTreeMap;
+
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Engine, Result};
 
@@ -57,6 +59,15 @@ impl From<&types::Event> for wit::Event {
 
 fn money(m: &types::Money) -> wit::Money {
     wit::Money { amount: m.amount.clone(), currency: m.currency.clone() }
+}
+
+/// The WIT context for `c`, with `defaults` (the plugin's configured settings)
+/// filling in every setting `c` does not already have.
+pub fn context(c: &types::Context, defaults: &BTreeMap<String, String>) -> wit::Context {
+    let mut context = wit::Context::from(c);
+    let extra = defaults.iter().filter(|(k, _)| !c.settings.contains_key(*k));
+    context.settings.extend(extra.map(|(k, v)| (k.clone(), v.clone())));
+    context
 }
 
 impl From<&types::Context> for wit::Context {

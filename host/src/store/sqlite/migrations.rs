@@ -59,8 +59,66 @@ CREATE TABLE secrets (
 ) WITHOUT ROWID;
 "#;
 
+/// Schema version 2: the Twilio sender's state. Outbox rows gain the send schedule and result
+/// (`status` grows `sending`, `sent`, `failed`, `undeliverable`, `dry-run`), the customer numbers
+/// resolved at dispatch, and a replay `series`; every Twilio request is an `attempts` row, every
+/// status change a `message_history` row; opted-out numbers and Lookups answers are kept.
+const V2: &str = r#"
+ALTER TABLE outbox ADD COLUMN customer_mobile TEXT;
+ALTER TABLE outbox ADD COLUMN customer_phone  TEXT;
+ALTER TABLE outbox ADD COLUMN series          INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE outbox ADD COLUMN attempts        INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN next_attempt_at INTEGER;
+ALTER TABLE outbox ADD COLUMN sending_since   INTEGER;
+ALTER TABLE outbox ADD COLUMN to_number       TEXT;
+ALTER TABLE outbox ADD COLUMN sid             TEXT;
+ALTER TABLE outbox ADD COLUMN error_code      INTEGER;
+ALTER TABLE outbox ADD COLUMN error_message   TEXT;
+ALTER TABLE outbox ADD COLUMN updated_at      INTEGER;
+CREATE INDEX outbox_due ON outbox (id) WHERE status IN ('pending', 'sending');
+CREATE INDEX outbox_by_event ON outbox (event_id);
+
+CREATE TABLE attempts (
+    id            INTEGER PRIMARY KEY,
+    outbox_id     INTEGER NOT NULL REFERENCES outbox (id),
+    series        INTEGER NOT NULL,
+    started_at    INTEGER NOT NULL,
+    kind          TEXT    NOT NULL,
+    request       TEXT    NOT NULL,
+    http_status   INTEGER,
+    sid           TEXT,
+    error_code    INTEGER,
+    error_message TEXT,
+    latency_ms    INTEGER NOT NULL
+);
+CREATE INDEX attempts_by_outbox ON attempts (outbox_id);
+
+CREATE TABLE message_history (
+    id        INTEGER PRIMARY KEY,
+    outbox_id INTEGER NOT NULL REFERENCES outbox (id),
+    at        INTEGER NOT NULL,
+    status    TEXT    NOT NULL,
+    detail    TEXT
+);
+CREATE INDEX message_history_by_outbox ON message_history (outbox_id);
+
+CREATE TABLE opt_outs (
+    number TEXT    PRIMARY KEY,
+    at     INTEGER NOT NULL,
+    reason TEXT    NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE lookups (
+    number     TEXT    PRIMARY KEY,
+    valid      INTEGER NOT NULL,
+    line_type  TEXT,
+    detail     TEXT,
+    fetched_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
 /// `UPGRADES[n]` takes a database from version `n` to `n + 1`.
-const UPGRADES: &[&str] = &[V1];
+const UPGRADES: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = UPGRADES.len() as i64;
@@ -154,6 +212,41 @@ mod tests {
         if SCHEMA_VERSION == 1 {
             assert_eq!(schema(&migrated), schema(&frozen));
         }
+    }
+
+    #[test]
+    fn version_2_matches_its_frozen_fixture() {
+        let mut migrated = Connection::open_in_memory().unwrap();
+        migrate(&mut migrated, ":memory:").unwrap();
+        let frozen = Connection::open_in_memory().unwrap();
+        frozen
+            .execute_batch(include_str!("../../../tests/fixtures/schema_v2.sql"))
+            .unwrap();
+        assert_eq!(user_version(&frozen).unwrap(), 2);
+        if SCHEMA_VERSION == 2 {
+            assert_eq!(schema(&migrated), schema(&frozen));
+        }
+    }
+
+    #[test]
+    fn a_version_1_database_with_messages_upgrades_to_version_2() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(include_str!("../../../tests/fixtures/schema_v1.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO events (id, source, kind, received_at, body, data)
+               VALUES ('e1', 'wave', 'invoice.paid', 0, x'7b7d', '{}');
+             INSERT INTO outbox (event_id, plugin, key, channel, recipient, body, created_at)
+               VALUES ('e1', 'p', 'k', 'sms', 'customer', 'hi', 0);",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn, ":memory:").unwrap(), 1);
+        let (status, series, attempts): (String, i64, i64) = conn
+            .query_row("SELECT status, series, attempts FROM outbox", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!((status.as_str(), series, attempts), ("pending", 1, 0));
     }
 
     #[test]

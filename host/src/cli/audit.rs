@@ -1,0 +1,138 @@
+//! `ml-connector audit`: messages with their source event, plugin and key, every Twilio attempt
+//! and their status history.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use clap::Args;
+use serde_json::{Value, json};
+
+use super::common::{load_config, open_store};
+use crate::store::{Attempt, HistoryRecord, MessageFilter, OutboxMessage, OutboxStatus};
+
+/// `audit` options.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only the messages of this event.
+    #[arg(long = "event", value_name = "ID")]
+    pub event_id: Option<String>,
+    /// Only messages in this status: pending, sending, sent, failed, undeliverable, dry-run,
+    /// cancelled.
+    #[arg(long, value_parser = parse_status)]
+    pub status: Option<OutboxStatus>,
+    /// Print JSON with every attempt and status change.
+    #[arg(long)]
+    pub json: bool,
+    /// Show at most this many messages, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+fn parse_status(text: &str) -> Result<OutboxStatus, String> {
+    OutboxStatus::parse(text).ok_or_else(|| {
+        format!("{text:?} is not a status (pending, sending, sent, failed, undeliverable, dry-run, cancelled)")
+    })
+}
+
+/// Runs `audit`.
+pub fn run(config: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(config)?;
+    let store = open_store(&config)?;
+    let filter = MessageFilter { event_id: args.event_id, status: args.status, since: None, limit: args.limit };
+    let messages = store.list_messages(&filter)?;
+    let mut out = Vec::with_capacity(messages.len());
+    for m in &messages {
+        out.push((m, store.list_attempts(m.row.id)?, store.list_history(m.row.id)?));
+    }
+    if args.json {
+        let rows: Vec<Value> = out.iter().map(|(m, a, h)| message_json(m, a, h)).collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if out.is_empty() {
+        println!("no messages");
+    }
+    for (m, attempts, history) in &out {
+        println!(
+            "#{} {} {} to {} ({}) [{}] event {} plugin {} key {}{}",
+            m.row.id,
+            m.row.status,
+            m.row.channel,
+            m.to_number.as_deref().unwrap_or("?"),
+            m.row.to,
+            m.sid.as_deref().unwrap_or("no SID"),
+            m.row.event_id,
+            m.row.plugin,
+            m.row.key,
+            m.error_message.as_deref().map(|e| format!(": {e}")).unwrap_or_default(),
+        );
+        for a in attempts {
+            println!(
+                "    attempt {} #{} {} {} -> {} {}{} ({} ms)",
+                time(a.started_at),
+                a.series,
+                a.kind,
+                a.request_path(),
+                a.http_status.map_or("no answer".to_owned(), |s| s.to_string()),
+                a.sid.as_deref().unwrap_or(""),
+                a.error_message.as_deref().map(|e| format!(" {e}")).unwrap_or_default(),
+                a.latency_ms,
+            );
+        }
+        for h in history {
+            println!("    status  {} {}{}", time(h.at), h.status, h.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+impl Attempt {
+    /// The path of the recorded request.
+    fn request_path(&self) -> String {
+        serde_json::from_str::<Value>(&self.request)
+            .ok()
+            .and_then(|v| Some(format!("{} {}", v["method"].as_str()?, v["path"].as_str()?)))
+            .unwrap_or_default()
+    }
+}
+
+/// One message with its attempts and history as JSON.
+pub fn message_json(m: &OutboxMessage, attempts: &[Attempt], history: &[HistoryRecord]) -> Value {
+    json!({
+        "id": m.row.id,
+        "event_id": m.row.event_id,
+        "plugin": m.row.plugin,
+        "key": m.row.key,
+        "channel": m.row.channel.as_str(),
+        "recipient": m.row.to,
+        "to": m.to_number,
+        "body": m.row.body,
+        "status": m.row.status.as_str(),
+        "sid": m.sid,
+        "error_code": m.error_code,
+        "error_message": m.error_message,
+        "series": m.series,
+        "attempts": m.attempts,
+        "not_before": m.row.not_before.map(time),
+        "next_attempt_at": m.next_attempt_at.map(time),
+        "created_at": time(m.row.created_at),
+        "updated_at": m.updated_at.map(time),
+        "requests": attempts.iter().map(|a| json!({
+            "series": a.series,
+            "started_at": time(a.started_at),
+            "kind": a.kind,
+            "request": serde_json::from_str::<Value>(&a.request).unwrap_or(Value::String(a.request.clone())),
+            "http_status": a.http_status,
+            "sid": a.sid,
+            "error_code": a.error_code,
+            "error_message": a.error_message,
+            "latency_ms": a.latency_ms,
+        })).collect::<Vec<_>>(),
+        "history": history.iter().map(|h| json!({"at": time(h.at), "status": h.status, "detail": h.detail})).collect::<Vec<_>>(),
+    })
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}

@@ -1,0 +1,122 @@
+//! Conformance: every request the sender makes (SMS with From, SMS with a messaging service,
+//! a call with TwiML, Lookups) is accepted (2xx) by Stoplight Prism serving Twilio's own OpenAPI
+//! specs from `../shared/twilio/openapi`. `scripts/test` installs Prism (`scripts/prism
+//! install`); without npm or the specs the test prints `SKIPPED: …` and passes.
+
+mod twilio_support;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use ml_connector::config::TwilioMode;
+use ml_connector::sinks::twilio::service::{Credentials, TwilioService};
+use ml_connector::sinks::twilio::sink::Sender;
+use ml_connector::store::{Channel, CustomerNumbers, OutboxStatus, Store};
+use twilio_support::*;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A Prism server, killed on drop.
+struct Prism(Child);
+
+impl Drop for Prism {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `prism mock` for one spec; returns once it listens.
+fn start(bin: &Path, spec: &Path) -> (Prism, String) {
+    let port = free_port();
+    let mut child = Command::new(bin)
+        .args(["mock", "-p", &port.to_string(), "-h", "127.0.0.1"])
+        .arg(spec)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("Prism is listening") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let prism = Prism(child);
+    rx.recv_timeout(Duration::from_secs(120)).expect("Prism did not start listening");
+    (prism, format!("http://127.0.0.1:{port}"))
+}
+
+/// The Prism binary, installing it when npm is there; `None` (with the reason) to skip.
+fn prism_bin() -> Result<PathBuf, String> {
+    let bin = root().join("target/prism/node_modules/.bin/prism");
+    if !bin.exists() {
+        if Command::new("npm").arg("--version").output().is_err() {
+            return Err("npm is not installed, so Prism cannot be".into());
+        }
+        let status = Command::new(root().join("scripts/prism")).arg("install").status().map_err(|e| e.to_string())?;
+        if !status.success() || !bin.exists() {
+            return Err("scripts/prism install failed".into());
+        }
+    }
+    Ok(bin)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prism_serving_twilios_specs_accepts_every_request_the_sender_makes() {
+    let specs = root().join("../shared/twilio/openapi");
+    if !specs.join("twilio_api_v2010.json").exists() {
+        println!("SKIPPED: Twilio OpenAPI specs not found at {}", specs.display());
+        return;
+    }
+    let bin = match prism_bin() {
+        Ok(bin) => bin,
+        Err(why) => {
+            println!("SKIPPED: {why}");
+            return;
+        }
+    };
+    let (_v2010, api) = start(&bin, &specs.join("twilio_api_v2010.json"));
+    let (_lookups, lookups) = start(&bin, &specs.join("twilio_lookups_v2.json"));
+    let service = || {
+        TwilioService::new(&api, &lookups, Credentials { username: ACCOUNT.into(), password: "token".into() }, Duration::from_secs(30)).unwrap()
+    };
+
+    let (_dir, store) = store();
+    let customer = CustomerNumbers { mobile: Some("+14155550123".into()), phone: None };
+    let with_from = dispatch(&store, "e1", customer.clone(), &[(Channel::Sms, "customer", "SMS with From"), (Channel::Call, "team:accounting", "A call & <TwiML>")]);
+    let sender = Sender::new(store.clone(), Some(service()), settings(TwilioMode::Live));
+    let mut done = settle(&sender, &store, &with_from).await;
+
+    let with_service = dispatch(&store, "e2", customer, &[(Channel::Sms, "customer", "SMS with a messaging service")]);
+    let mut settings = settings(TwilioMode::Live);
+    settings.identity.messaging_service_sid = Some("MG0123456789abcdef0123456789abcdef".into());
+    let sender = Sender::new(store.clone(), Some(service()), settings);
+    done.extend(settle(&sender, &store, &with_service).await);
+
+    let mut kinds = Vec::new();
+    for m in &done {
+        for a in store.list_attempts(m.row.id).unwrap() {
+            let status = a.http_status.unwrap_or(0);
+            assert!((200..300).contains(&status), "Prism refused {}: {:?} {:?}", a.request, a.http_status, a.error_message);
+            kinds.push(a.kind);
+        }
+        assert_eq!(m.row.status, OutboxStatus::Sent, "{m:?}");
+    }
+    kinds.sort();
+    assert_eq!(kinds, vec!["call", "lookup", "lookup", "message", "message"]);
+    let service_request = &store.list_attempts(with_service[0]).unwrap().into_iter().find(|a| a.kind == "message").unwrap().request;
+    assert!(service_request.contains("MessagingServiceSid"), "{service_request}");
+}
