@@ -327,3 +327,25 @@ async fn a_replayed_failure_gets_a_new_attempt_series_and_keeps_its_history() {
     let statuses: Vec<String> = store.list_history(ids[0]).unwrap().into_iter().map(|h| h.status).collect();
     assert_eq!(statuses, vec!["failed", "pending", "sent"]);
 }
+
+#[tokio::test]
+async fn a_message_is_not_sent_before_its_not_before_time() {
+    let (twilio, base) = Twilio::start().await;
+    let (_dir, store) = store();
+    store.insert_event(&ml_connector::store::NewEvent {
+        id: "e1".into(), source: "wave".into(), kind: "invoice.sent".into(), business_id: None,
+        received_at: Utc::now(), body: b"{}".to_vec(), data: "{}".into(),
+    }).unwrap();
+    let later = Utc::now() + chrono::TimeDelta::hours(1);
+    let message = |key: &str, not_before| ml_connector::store::NewMessage {
+        plugin: "p".into(), key: key.into(), channel: Channel::Sms, to: "team:accounting".into(),
+        body: key.into(), not_before,
+    };
+    let result = DispatchResult { messages: vec![message("later", Some(later)), message("now", None)], ..DispatchResult::default() };
+    store.complete_dispatch("e1", &result).unwrap();
+    live_sender(&store, &base).drain(None).await.unwrap();
+
+    let posts = twilio.posts();
+    assert_eq!(posts.iter().map(|p| p.param("Body").unwrap()).collect::<Vec<_>>(), vec!["now"]);
+    assert_eq!(store.next_due_at().unwrap().map(|t| t.timestamp_millis()), Some(later.timestamp_millis()));
+}

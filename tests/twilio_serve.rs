@@ -175,3 +175,21 @@ async fn a_webhook_becomes_a_twilio_call_that_audit_shows_and_a_failure_can_be_r
     assert!(out.contains("1 message(s) re-queued"), "{out}");
     drop(server);
 }
+
+#[test]
+fn live_mode_without_a_twilio_credential_refuses_to_start_and_says_which_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site { dir };
+    std::fs::write(
+        site.config(),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[store]\npath = \"{}\"\n[twilio]\naccount_sid = \"{ACCOUNT}\"\nfrom = \"{FROM}\"\nmode = \"live\"\n",
+            site.dir.path().join("connector.db").display()
+        ),
+    )
+    .unwrap();
+    let out = site.cmd(&["serve"]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("twilio.auth_token"), "{stderr}");
+}

@@ -39,7 +39,7 @@ fn main() {
         assert_eq!(twilio.posts().len(), BACKLOG);
 
         // 2. Outbox row -> request latency, rows trickling in while the sender runs.
-        let (_dir2, store) = store();
+        let (_dir2, store) = twilio_support::store();
         let mut settings = settings(TwilioMode::Live);
         settings.poll_interval = ml_connector::sinks::twilio::sink::SenderSettings::from_config(&Default::default()).poll_interval;
         let poll = settings.poll_interval;

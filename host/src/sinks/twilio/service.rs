@@ -51,27 +51,19 @@ impl TwilioResponse {
                 code: None,
                 message: format!("unreadable {} answer from Twilio: {e}", self.status),
             }),
-            RetryAction::Retry => SinkError::Retryable {
+            RetryAction::Retry => Err(SinkError::Retryable {
                 reason: describe(self.status, &error),
                 http_status: Some(self.status),
                 code: error.code,
                 retry_after: self.retry_after.as_deref().and_then(|v| parse_retry_after(v, Utc::now())),
                 ambiguous: false,
-            }
-            .into_err(),
-            RetryAction::Permanent => SinkError::Permanent {
+            }),
+            RetryAction::Permanent => Err(SinkError::Permanent {
                 http_status: Some(self.status),
                 code: error.code,
                 message: describe(self.status, &error),
-            }
-            .into_err(),
+            }),
         }
-    }
-}
-
-impl SinkError {
-    fn into_err<T>(self) -> Result<T, SinkError> {
-        Err(self)
     }
 }
 

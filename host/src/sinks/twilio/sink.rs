@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::SinkError;
 use super::phone::to_e164;
-use super::request_builder::{self, Identity, RequestKind, TwilioRequest};
+use super::request_builder::{self, Identity, TwilioRequest};
 use super::retry::{Backoff, MAX_DELAY, OPTED_OUT};
 use super::service::TwilioService;
 use crate::config::{Config, QuietHours, TwilioMode};
@@ -29,7 +29,9 @@ use crate::store::{
 /// Rows claimed per store round trip.
 const BATCH: usize = 64;
 /// With nothing due, look again this often (new rows come from the dispatcher).
-const POLL_INTERVAL: Duration = Duration::from_millis(500);
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// After a store failure, wait this long before claiming again.
+const STORE_RETRY: Duration = Duration::from_secs(2);
 /// Lookups answers are reused this long: line types change rarely, and each lookup costs.
 const LOOKUP_TTL: chrono::TimeDelta = chrono::TimeDelta::days(30);
 /// A listed message counts as ours if created no earlier than this before our attempt
@@ -131,12 +133,15 @@ impl Sender {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(mode = ?self.settings.mode, "Twilio sender started.");
         while !*shutdown.borrow() {
-            if let Err(e) = self.drain(Some(&shutdown)).await {
-                tracing::warn!(error = %e, "Sending paused; messages wait in the outbox.");
-            }
-            let wait = match self.store.next_due_at() {
-                Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or_default().min(self.settings.poll_interval),
-                _ => self.settings.poll_interval,
+            let wait = match self.drain(Some(&shutdown)).await {
+                Err(e) => {
+                    tracing::warn!(error = %e, "Sending paused; messages wait in the outbox.");
+                    STORE_RETRY
+                }
+                Ok(_) => match self.store.next_due_at() {
+                    Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or_default().min(self.settings.poll_interval),
+                    _ => self.settings.poll_interval,
+                },
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -374,7 +379,7 @@ impl Sender {
             Err(e) => {
                 let attempt = self.failed_attempt(m, started, request, &e, latency);
                 if e.code() == Some(OPTED_OUT) {
-                    self.store.record_opt_out(number, &e.message().to_owned(), Utc::now())?;
+                    self.store.record_opt_out(number, e.message(), Utc::now())?;
                 }
                 self.after_failure(m, attempts, e, attempt, false)
             }
@@ -452,9 +457,7 @@ impl Sender {
     }
 
     fn failed_attempt(&self, m: &OutboxMessage, started: DateTime<Utc>, request: &TwilioRequest, e: &SinkError, latency_ms: u64) -> Attempt {
-        let kind = match request.kind {
-            RequestKind::Message | RequestKind::Call | RequestKind::Lookup | RequestKind::List => request.kind.as_str(),
-        };
+        let kind = request.kind.as_str();
         Attempt {
             http_status: e.http_status(),
             error_code: e.code(),
