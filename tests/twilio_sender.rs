@@ -299,13 +299,15 @@ async fn the_rate_limit_holds_under_a_burst() {
     let ids = dispatch(&store, "e1", no_customer(), &burst);
     settle(&sender, &store, &ids).await;
 
-    let posts = twilio.posts();
-    assert_eq!(posts.len(), 12);
-    // No one-second window holds more than 5 sends: send i and send i+5 are at least a second
-    // apart (less a margin for the network between limiter and stand-in).
-    for pair in posts.windows(6) {
-        let span = pair[5].at - pair[0].at;
-        assert!(span >= Duration::from_millis(950), "6 sends within {span:?}");
+    // Every message of the burst goes out exactly once; the spacing itself is
+    // checked deterministically (fake clock) by the sink's quota unit test,
+    // since wall-clock assertions are flaky on a shared machine.
+    assert_eq!(twilio.posts().len(), 12);
+    for id in &ids {
+        let message = store.get_message(*id).unwrap().unwrap();
+        assert_eq!(message.row.status, OutboxStatus::Sent);
+        let sends = store.list_attempts(*id).unwrap().into_iter().filter(|a| a.kind == "message").count();
+        assert_eq!(sends, 1, "message {id} needed a retry");
     }
 }
 

@@ -117,15 +117,17 @@ impl From<StoreError> for Stop {
 
 type Step<T> = Result<T, Stop>;
 
+/// The sender's rate: `per_second` sends, spaced evenly (burst 1), so no
+/// one-second window ever holds more than `per_second` sends.
+pub fn quota(per_second: NonZeroU32) -> Quota {
+    let period = Duration::from_secs(1) / per_second.get();
+    Quota::with_period(period).expect("period > 0").allow_burst(NonZeroU32::MIN)
+}
+
 impl Sender {
     /// A sender over `store`. `service` is required in live mode and unused in dry-run.
     pub fn new(store: Arc<dyn Store>, service: Option<TwilioService>, settings: SenderSettings) -> Self {
-        // Burst 1: requests are spaced evenly, so no one-second window ever holds more than
-        // `messages_per_second` sends.
-        let limiter = settings.messages_per_second.map(|n| {
-            let period = Duration::from_secs(1) / n.get();
-            RateLimiter::direct(Quota::with_period(period).expect("period > 0").allow_burst(NonZeroU32::MIN))
-        });
+        let limiter = settings.messages_per_second.map(|n| RateLimiter::direct(quota(n)));
         Self { store, service, settings, limiter }
     }
 
@@ -534,6 +536,24 @@ fn find_match(json: &serde_json::Value, channel: Channel, number: &str, body: &s
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_quota_never_lets_a_second_hold_more_than_the_rate() {
+        use governor::clock::FakeRelativeClock;
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::direct_with_clock(super::quota(NonZeroU32::new(5).unwrap()), clock.clone());
+        // Ask every 10 ms of (fake, deterministic) time for 3 s, as a burst would.
+        let mut granted = Vec::new();
+        for step in 0..300u64 {
+            if limiter.check().is_ok() {
+                granted.push(step * 10);
+            }
+            clock.advance(Duration::from_millis(10));
+        }
+        assert_eq!(granted.len(), 15, "{granted:?}");
+        assert!(granted.windows(2).all(|w| w[1] - w[0] >= 200), "{granted:?}");
+        assert!(granted.windows(6).all(|w| w[5] - w[0] >= 1000), "{granted:?}");
+    }
+
     use chrono::NaiveTime;
 
     use super::*;
