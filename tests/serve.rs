@@ -214,6 +214,8 @@ async fn a_repeated_event_id_is_acknowledged_and_changes_nothing() {
     let body = sample("invoice.paid", "evt-dup-1");
     assert_eq!(post_signed(&server.base, &body).await.1["status"], "accepted");
     site.wait_for("dispatch", || events(&site).iter().any(|e| e["status"] == "dispatched"));
+    // The sender works concurrently: snapshot only once it is done with the message.
+    site.wait_for("the sender", || outbox(&site).iter().all(|m| m["status"] != "pending" && m["status"] != "sending"));
     let before = (events(&site), outbox(&site));
     for _ in 0..3 {
         let (status, reply) = post_signed(&server.base, &body).await;

@@ -240,6 +240,7 @@ fn invalid_grant_breaks_the_connection_and_events_wait_in_the_store() {
             metrics: Arc::new(Metrics::default()),
             plugins_loaded: 1,
             wave_oauth: Some(world.oauth.clone()),
+            twilio: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

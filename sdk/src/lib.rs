@@ -39,6 +39,7 @@ pub mod settings;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod time;
+pub mod twilio;
 pub mod wave;
 
 /// Generated component bindings; plumbing for [`export_plugin!`] and this crate.

@@ -1,5 +1,6 @@
 //! `ml-connector audit`: messages with their source event, plugin and key, every Twilio attempt
-//! and their status history.
+//! and their status history, with the delivery status Twilio reported and the inbound replies
+//! linked to each message.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,7 +10,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use super::common::{load_config, open_store};
-use crate::store::{Attempt, HistoryRecord, MessageFilter, OutboxMessage, OutboxStatus};
+use crate::store::{Attempt, HistoryRecord, InboundRecord, MessageFilter, OutboxMessage, OutboxStatus};
 
 /// `audit` options.
 #[derive(Debug, Args)]
@@ -42,22 +43,34 @@ pub fn run(config: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitCode> {
     let filter = MessageFilter { event_id: args.event_id, status: args.status, since: None, limit: args.limit };
     let messages = store.list_messages(&filter)?;
     let mut out = Vec::with_capacity(messages.len());
+    let mut twilio = Vec::with_capacity(messages.len());
     for m in &messages {
         out.push((m, store.list_attempts(m.row.id)?, store.list_history(m.row.id)?));
+        twilio.push((store.delivery_status(m.row.id)?, store.list_replies(m.row.id)?));
     }
     if args.json {
-        let rows: Vec<Value> = out.iter().map(|(m, a, h)| message_json(m, a, h)).collect();
+        let rows: Vec<Value> = out
+            .iter()
+            .zip(&twilio)
+            .map(|((m, a, h), (delivery, replies))| {
+                let mut row = message_json(m, a, h);
+                row["delivery_status"] = json!(delivery);
+                row["replies"] = replies_json(replies);
+                row
+            })
+            .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     if out.is_empty() {
         println!("no messages");
     }
-    for (m, attempts, history) in &out {
+    for ((m, attempts, history), (delivery, replies)) in out.iter().zip(&twilio) {
         println!(
-            "#{} {} {} to {} ({}) [{}] event {} plugin {} key {}{}",
+            "#{} {}{} {} to {} ({}) [{}] event {} plugin {} key {}{}",
             m.row.id,
             m.row.status,
+            delivery.as_deref().map(|d| format!(" (twilio: {d})")).unwrap_or_default(),
             m.row.channel,
             m.to_number.as_deref().unwrap_or("?"),
             m.row.to,
@@ -82,6 +95,17 @@ pub fn run(config: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitCode> {
         }
         for h in history {
             println!("    status  {} {}{}", time(h.at), h.status, h.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default());
+        }
+        for r in replies {
+            let m = &r.message;
+            println!(
+                "    reply   {} {} from {}: {:?}{}",
+                time(m.received_at),
+                m.sid,
+                m.from,
+                m.body,
+                m.opt_out_type.as_deref().map(|t| format!(" (OptOutType {t})")).unwrap_or_default()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -131,6 +155,24 @@ pub fn message_json(m: &OutboxMessage, attempts: &[Attempt], history: &[HistoryR
         })).collect::<Vec<_>>(),
         "history": history.iter().map(|h| json!({"at": time(h.at), "status": h.status, "detail": h.detail})).collect::<Vec<_>>(),
     })
+}
+
+/// Inbound replies linked to a message as JSON.
+pub fn replies_json(replies: &[InboundRecord]) -> Value {
+    replies
+        .iter()
+        .map(|r| {
+            json!({
+                "sid": r.message.sid,
+                "from": r.message.from,
+                "to": r.message.to,
+                "body": r.message.body,
+                "opt_out_type": r.message.opt_out_type,
+                "received_at": time(r.message.received_at),
+                "event_id": r.event_id,
+            })
+        })
+        .collect()
 }
 
 fn time(at: DateTime<Utc>) -> String {

@@ -25,6 +25,27 @@ use crate::store::ingest::IngestQueue;
 /// Webhooks queued for the group-commit writer before submitters wait.
 const INGEST_QUEUE: usize = 8192;
 
+/// The Twilio webhook settings: the public URL and the secret `twilio.auth_token`, which Twilio
+/// signs webhooks with even when the sender authenticates with an API key.
+fn twilio_webhooks(
+    config: &Config,
+    store: &Arc<dyn crate::store::Store>,
+    key: Option<&crate::secrets::MasterKey>,
+) -> anyhow::Result<server::webhooks::twilio::TwilioWebhooks> {
+    let name = crate::secrets::TWILIO_AUTH_TOKEN;
+    let auth_token = match (store.get_secret(name)?, key) {
+        (Some(sealed), Some(key)) => Some(Arc::new(key.open(name, &sealed).with_context(|| format!("cannot open the secret {name}"))?)),
+        _ => None,
+    };
+    if auth_token.is_none() {
+        tracing::warn!("No {name} is stored: Twilio webhooks get 503 until `ml-connector secrets set {name}`.");
+    }
+    Ok(server::webhooks::twilio::TwilioWebhooks {
+        public_url: config.server.resolved_public_url().trim_end_matches('/').to_owned(),
+        auth_token,
+    })
+}
+
 /// Runs the service.
 pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = common::load_config(config_path)?;
@@ -56,6 +77,7 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         None => Arc::new(EventOnly { offset }),
     };
     let dispatcher = Arc::new(Dispatcher::new(store.clone(), plugins.clone(), enricher, metrics.clone()));
+    let twilio = twilio_webhooks(&config, &store, key.as_deref())?;
     let state = AppState {
         store,
         ingest: ingest.clone(),
@@ -64,6 +86,7 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         metrics,
         plugins_loaded: plugins.len(),
         wave_oauth: wave.oauth.clone(),
+        twilio,
     };
     let app = server::router(state, config.server.max_body_bytes);
 

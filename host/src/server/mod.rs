@@ -35,12 +35,16 @@ pub struct AppState {
     pub plugins_loaded: usize,
     /// The Wave OAuth connection, when `[wave] client_id` is set.
     pub wave_oauth: Option<Arc<WaveOAuth>>,
+    /// Twilio webhook signature settings (public URL, auth token).
+    pub twilio: webhooks::twilio::TwilioWebhooks,
 }
 
 /// The application's routes. Bodies above `max_body_bytes` get 413.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/webhooks/wave", post(webhooks::wave::receive))
+        .route(webhooks::twilio::STATUS_PATH, post(webhooks::twilio::status))
+        .route(webhooks::twilio::INBOUND_PATH, post(webhooks::twilio::inbound))
         .route("/healthz", get(health::healthz))
         .route(crate::sources::wave::oauth::CALLBACK_PATH, get(oauth::callback))
         .route("/metrics", get(health::metrics))

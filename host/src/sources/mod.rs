@@ -1,3 +1,4 @@
 //! Event sources: where accounting events come from before they reach the store.
 
+pub mod twilio;
 pub mod wave;

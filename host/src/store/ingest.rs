@@ -208,6 +208,21 @@ mod tests {
         fn put_lookup(&self, record: &LookupRecord) -> Result<()> {
             self.inner.put_lookup(record)
         }
+        fn clear_opt_out(&self, number: &str) -> Result<bool> {
+            self.inner.clear_opt_out(number)
+        }
+        fn record_status_callback(&self, callback: &crate::store::StatusCallback) -> Result<crate::store::CallbackOutcome> {
+            self.inner.record_status_callback(callback)
+        }
+        fn record_inbound(&self, message: &crate::store::InboundMessage) -> Result<(InsertOutcome, crate::store::InboundRecord)> {
+            self.inner.record_inbound(message)
+        }
+        fn list_replies(&self, outbox_id: i64) -> Result<Vec<crate::store::InboundRecord>> {
+            self.inner.list_replies(outbox_id)
+        }
+        fn delivery_status(&self, outbox_id: i64) -> Result<Option<String>> {
+            self.inner.delivery_status(outbox_id)
+        }
     }
 
     fn probe() -> (tempfile::TempDir, Arc<Probe>) {

@@ -3,6 +3,7 @@
 
 mod migrations;
 mod sender;
+mod twilio_in;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -574,6 +575,46 @@ impl Store for SqliteStore {
                 |row| row.get(0),
             )
             .op("check opt-out")
+    }
+
+    fn clear_opt_out(&self, number: &str) -> Result<bool> {
+        let n = self
+            .writer()
+            .execute("DELETE FROM opt_outs WHERE number = ?1", [number])
+            .op("clear opt-out")?;
+        Ok(n > 0)
+    }
+
+    fn record_status_callback(
+        &self,
+        callback: &crate::store::StatusCallback,
+    ) -> Result<crate::store::CallbackOutcome> {
+        twilio_in::record_callback(&mut self.writer(), callback)
+    }
+
+    fn record_inbound(
+        &self,
+        message: &crate::store::InboundMessage,
+    ) -> Result<(InsertOutcome, crate::store::InboundRecord)> {
+        twilio_in::record_inbound(&mut self.writer(), message)
+    }
+
+    fn list_replies(&self, outbox_id: i64) -> Result<Vec<crate::store::InboundRecord>> {
+        twilio_in::replies(&self.reader(), outbox_id)
+    }
+
+    fn delivery_status(&self, outbox_id: i64) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension as _;
+        Ok(self
+            .reader()
+            .query_row(
+                "SELECT delivery_status FROM outbox WHERE id = ?1",
+                [outbox_id],
+                |row| row.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .op("read delivery status")?
+            .flatten())
     }
 
     fn get_lookup(&self, number: &str) -> Result<Option<LookupRecord>> {

@@ -1,3 +1,4 @@
 //! Webhook receivers, one module per source.
 
+pub mod twilio;
 pub mod wave;

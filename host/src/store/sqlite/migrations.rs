@@ -117,8 +117,50 @@ CREATE TABLE lookups (
 ) WITHOUT ROWID;
 "#;
 
+/// Schema version 3: Twilio webhooks in. Outbox rows gain the delivery status Twilio reports
+/// (`delivery_status`, with its `delivery_rank` so a late callback never moves it backwards);
+/// every status callback is a `twilio_callbacks` row, deduplicated by (SID, status, sequence
+/// number or ''), kept even for SIDs the host never sent; every inbound SMS is an
+/// `inbound_messages` row keyed by its MessageSid, linked to the most recent message sent to its
+/// sender and through it to that message's source event. A callback that arrives before the
+/// sender has stored its SID is adopted when the SID is stored.
+const V3: &str = r#"
+ALTER TABLE outbox ADD COLUMN delivery_status TEXT;
+ALTER TABLE outbox ADD COLUMN delivery_rank   INTEGER;
+CREATE INDEX outbox_by_sid ON outbox (sid) WHERE sid IS NOT NULL;
+CREATE INDEX outbox_by_to_number ON outbox (to_number, id) WHERE to_number IS NOT NULL;
+
+CREATE TABLE twilio_callbacks (
+    id          INTEGER PRIMARY KEY,
+    sid         TEXT    NOT NULL,
+    status      TEXT    NOT NULL,
+    sequence    TEXT    NOT NULL DEFAULT '',
+    rank        INTEGER,
+    outbox_id   INTEGER REFERENCES outbox (id),
+    error_code  INTEGER,
+    detail      TEXT,
+    params      TEXT    NOT NULL,
+    received_at INTEGER NOT NULL,
+    UNIQUE (sid, status, sequence)
+);
+CREATE INDEX twilio_callbacks_by_outbox ON twilio_callbacks (outbox_id);
+
+CREATE TABLE inbound_messages (
+    sid          TEXT    PRIMARY KEY,
+    from_number  TEXT    NOT NULL,
+    to_number    TEXT    NOT NULL,
+    body         TEXT    NOT NULL,
+    opt_out_type TEXT,
+    outbox_id    INTEGER REFERENCES outbox (id),
+    event_id     TEXT,
+    params       TEXT    NOT NULL,
+    received_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX inbound_messages_by_outbox ON inbound_messages (outbox_id);
+"#;
+
 /// `UPGRADES[n]` takes a database from version `n` to `n + 1`.
-const UPGRADES: &[&str] = &[V1, V2];
+const UPGRADES: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = UPGRADES.len() as i64;
@@ -226,6 +268,41 @@ mod tests {
         if SCHEMA_VERSION == 2 {
             assert_eq!(schema(&migrated), schema(&frozen));
         }
+    }
+
+    #[test]
+    fn version_3_matches_its_frozen_fixture() {
+        let mut migrated = Connection::open_in_memory().unwrap();
+        migrate(&mut migrated, ":memory:").unwrap();
+        let frozen = Connection::open_in_memory().unwrap();
+        frozen
+            .execute_batch(include_str!("../../../tests/fixtures/schema_v3.sql"))
+            .unwrap();
+        assert_eq!(user_version(&frozen).unwrap(), 3);
+        if SCHEMA_VERSION == 3 {
+            assert_eq!(schema(&migrated), schema(&frozen));
+        }
+    }
+
+    #[test]
+    fn a_version_2_database_with_a_sent_message_upgrades_to_version_3() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(include_str!("../../../tests/fixtures/schema_v2.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO events (id, source, kind, received_at, body, data)
+               VALUES ('e1', 'wave', 'invoice.paid', 0, x'7b7d', '{}');
+             INSERT INTO outbox (event_id, plugin, key, channel, recipient, body, created_at, status, sid)
+               VALUES ('e1', 'p', 'k', 'sms', 'customer', 'hi', 0, 'sent', 'SM1');",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn, ":memory:").unwrap(), 2);
+        let (status, delivery): (String, Option<String>) = conn
+            .query_row("SELECT status, delivery_status FROM outbox", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((status.as_str(), delivery), ("sent", None));
     }
 
     #[test]

@@ -242,6 +242,9 @@ pub(super) fn update(
         )
         .op(OP)?;
     }
+    if let Some(sid) = &update.sid {
+        super::twilio_in::adopt_early_callbacks(&tx, update.id, sid)?;
+    }
     tx.commit().op(OP)?;
     Ok(true)
 }
