@@ -3,104 +3,21 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ml_connector::sources::wave::signature;
 use serde_json::{Value, json};
+use support::site::Site;
 
 const SECRET: &str = "whsec-e2e-7f3a9c1b5d";
-const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="; // bytes 0..32
 
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ml-connector"));
-    cmd.env("ML_CONNECTOR_MASTER_KEY", MASTER_KEY).env("ML_CONNECTOR_LOG", "info");
-    cmd
-}
-
-/// A temp dir with a config whose store lives inside it, and the webhook secret set.
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn new(extra_config: &str) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let config = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n[store]\npath = \"{}\"\n{extra_config}",
-            dir.path().join("connector.db").display()
-        );
-        std::fs::write(dir.path().join("ml-connector.toml"), config).unwrap();
-        let site = Site { dir };
-        let mut child = site.cmd(&["secrets", "set", "wave.webhook_secret"]).stdin(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(SECRET.as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success());
-        site
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("ml-connector.toml")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = bin();
-        cmd.arg("--config").arg(self.config()).args(args).current_dir(self.dir.path());
-        cmd
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.cmd(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn start(&self) -> Server {
-        let mut child = self.cmd(&["serve"]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("Listening on http://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap().to_string();
-                    let _ = tx.send(addr);
-                }
-                eprintln!("[serve] {line}");
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("server did not start listening");
-        Server { child, base: format!("http://{addr}") }
-    }
-
-    /// Polls `f` until it returns true (generous bound: a liveness check, not a timing assertion).
-    fn wait_for(&self, what: &str, mut f: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !f() {
-            assert!(Instant::now() < deadline, "gave up waiting for {what}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A site with the webhook secret stored.
+fn wave_site(extra_config: &str) -> Site {
+    let site = Site::new("", extra_config);
+    site.set_secret("wave.webhook_secret", SECRET);
+    site
 }
 
 fn now() -> i64 {
@@ -138,7 +55,7 @@ fn outbox(site: &Site) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_event_is_stored_dispatched_and_its_messages_reach_the_outbox() {
-    let site = Site::new("");
+    let site = wave_site("");
     let server = site.start();
     let (status, body) = post_signed(&server.base, &sample("invoice.overdue", "evt-overdue-1")).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("accepted")), "{body}");
@@ -170,7 +87,7 @@ async fn a_signed_event_is_stored_dispatched_and_its_messages_reach_the_outbox()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_get_the_status_wave_expects_and_store_nothing() {
-    let site = Site::new("");
+    let site = wave_site("");
     let server = site.start();
     let base = server.base.as_str();
     let body = sample("invoice.paid", "evt-bad-1");
@@ -209,7 +126,7 @@ async fn bad_requests_get_the_status_wave_expects_and_store_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_repeated_event_id_is_acknowledged_and_changes_nothing() {
-    let site = Site::new("");
+    let site = wave_site("");
     let server = site.start();
     let body = sample("invoice.paid", "evt-dup-1");
     assert_eq!(post_signed(&server.base, &body).await.1["status"], "accepted");
@@ -226,7 +143,7 @@ async fn a_repeated_event_id_is_acknowledged_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_event_kinds_are_accepted_and_stored() {
-    let site = Site::new("");
+    let site = wave_site("");
     let server = site.start();
     let body = r#"{"event_id":"evt-new-kind","event_type":"product.created","business_id":"b","data":{"product_id":"9"}}"#;
     let (status, reply) = post_signed(&server.base, body).await;
@@ -240,7 +157,7 @@ async fn a_crash_loses_nothing_that_was_acknowledged() {
     // A slow plugin (each event runs into its 50 ms deadline) keeps events
     // pending long enough for the kill to land mid-dispatch.
     let wasm = Path::new(env!("ML_CONNECTOR_WASM_DIR")).join("misbehave.wasm");
-    let site = Site::new(&format!("[[plugins]]\npath = \"{}\"\n[[plugins]]\nname = \"invoice-paid\"\n", wasm.display()));
+    let site = wave_site(&format!("[[plugins]]\npath = \"{}\"\n[[plugins]]\nname = \"invoice-paid\"\n", wasm.display()));
     let server = site.start();
     let mut acknowledged = Vec::new();
     for i in 0..30 {
@@ -276,7 +193,7 @@ async fn a_crash_loses_nothing_that_was_acknowledged() {
 
 #[test]
 fn sigterm_stops_the_server_cleanly() {
-    let site = Site::new("");
+    let site = wave_site("");
     let mut server = site.start();
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
@@ -293,7 +210,7 @@ fn sigterm_stops_the_server_cleanly() {
 
 #[test]
 fn secrets_never_reach_the_database_in_plaintext() {
-    let site = Site::new("");
+    let site = wave_site("");
     let mut raw = Vec::new();
     for entry in std::fs::read_dir(site.dir.path()).unwrap() {
         let path = entry.unwrap().path();
@@ -307,15 +224,15 @@ fn secrets_never_reach_the_database_in_plaintext() {
 
 #[test]
 fn startup_errors_name_the_problem() {
-    let site = Site::new("");
+    let site = wave_site("");
     std::fs::write(site.config(), "[server]\nlisten = \"127.0.0.1:0\"\nlistne = 1\n").unwrap();
     let out = site.cmd(&["serve"]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ml-connector.toml") && err.contains("listne"), "{err}");
 
-    let site = Site::new("");
-    let out = site.cmd(&["serve"]).env_remove("ML_CONNECTOR_MASTER_KEY").output().unwrap();
+    let other = wave_site("");
+    let out = other.cmd(&["serve"]).env_remove("ML_CONNECTOR_MASTER_KEY").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("holds encrypted secrets but no master key"), "{err}");
@@ -323,7 +240,7 @@ fn startup_errors_name_the_problem() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_store_that_cannot_commit_answers_503_so_wave_retries_and_loses_nothing() {
-    let site = Site::new("");
+    let site = wave_site("");
     let server = site.start();
     // Another process holds SQLite's write lock: the receiver cannot commit.
     let blocker = rusqlite::Connection::open(site.dir.path().join("connector.db")).unwrap();

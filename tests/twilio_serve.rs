@@ -1,108 +1,24 @@
 //! `ml-connector serve` in live mode against a Twilio stand-in, end to end: a signed Wave webhook
 //! in, the plugin's call out to Twilio, then `audit` and `messages replay` on the result.
 
+mod support;
 mod twilio_support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 use ml_connector::sources::wave::signature;
 use serde_json::{Value, json};
+use support::site::Site;
 use twilio_support::*;
 
 const SECRET: &str = "whsec-e2e-twilio";
-const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const TEAM: &str = "+14155552671";
 
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn new(config: &str) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let config = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"https://connector.example.com\"\n[store]\npath = \"{}\"\n{config}",
-            dir.path().join("connector.db").display()
-        );
-        std::fs::write(dir.path().join("ml-connector.toml"), config).unwrap();
-        let site = Site { dir };
-        site.set_secret("wave.webhook_secret", SECRET);
-        site.set_secret("twilio.auth_token", "token-e2e");
-        site
-    }
-
-    fn set_secret(&self, name: &str, value: &str) {
-        let mut child = self.cmd(&["secrets", "set", name]).stdin(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success());
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("ml-connector.toml")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ml-connector"));
-        cmd.env("ML_CONNECTOR_MASTER_KEY", MASTER_KEY)
-            .env("ML_CONNECTOR_LOG", "info")
-            .arg("--config")
-            .arg(self.config())
-            .args(args)
-            .current_dir(self.dir.path());
-        cmd
-    }
-
-    fn stdout(&self, args: &[&str]) -> String {
-        let out = self.cmd(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn audit(&self, extra: &[&str]) -> Vec<Value> {
-        let args = [&["audit", "--json"], extra].concat();
-        serde_json::from_str::<Value>(&self.stdout(&args)).unwrap().as_array().unwrap().clone()
-    }
-
-    fn start(&self) -> Server {
-        let mut child = self.cmd(&["serve"]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("Listening on http://").nth(1) {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap().to_string());
-                }
-                eprintln!("[serve] {line}");
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("server did not start listening");
-        Server { child, base: format!("http://{addr}") }
-    }
-
-    /// Polls `f` until true (a liveness bound, not a timing assertion).
-    fn wait_for(&self, what: &str, mut f: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !f() {
-            assert!(Instant::now() < deadline, "gave up waiting for {what}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A site with the Wave webhook secret and the Twilio auth token stored.
+fn twilio_site(config: &str) -> Site {
+    let site = Site::new("public_url = \"https://connector.example.com\"", config);
+    site.set_secret("wave.webhook_secret", SECRET);
+    site.set_secret("twilio.auth_token", "token-e2e");
+    site
 }
 
 fn overdue(event_id: &str) -> String {
@@ -119,7 +35,7 @@ fn by_channel<'a>(messages: &'a [Value], channel: &str) -> &'a Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_webhook_becomes_a_twilio_call_that_audit_shows_and_a_failure_can_be_replayed() {
     let (twilio, base) = Twilio::start().await;
-    let site = Site::new(&format!(
+    let site = twilio_site(&format!(
         "[twilio]\naccount_sid = \"{ACCOUNT}\"\nfrom = \"{FROM}\"\napi_base = \"{base}\"\nlookups_base = \"{base}\"\n\
          mode = \"live\"\nmessages_per_second = 50\nretry_base_ms = 5\n[team]\naccounting = \"{TEAM}\"\n"
     ));

@@ -5,24 +5,21 @@
 //! Signatures are computed here independently of the host, with the method of
 //! `../shared/twilio/signature_vectors.json` (checked against it when the file is present).
 
+mod support;
 mod twilio_support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use ml_connector::sources::wave::signature as wave_signature;
 use serde_json::{Value, json};
+use support::site::{Server, Site};
 use twilio_support::*;
 
 const WAVE_SECRET: &str = "whsec-e2e-twilio-in";
 const AUTH_TOKEN: &str = "token-e2e-in";
-const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const PUBLIC_URL: &str = "https://connector.example.com";
 const TEAM: &str = "+14155552671";
 
@@ -44,104 +41,29 @@ fn twilio_sign(token: &str, url: &str, params: &[(&str, &str)]) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-struct Site {
-    dir: tempfile::TempDir,
+/// A site whose public URL is `PUBLIC_URL`, with the Wave secret and Twilio auth token stored.
+fn webhooks_site(config: &str) -> Site {
+    let site = Site::new(&format!("public_url = \"{PUBLIC_URL}/\""), config);
+    site.set_secret("wave.webhook_secret", WAVE_SECRET);
+    site.set_secret("twilio.auth_token", AUTH_TOKEN);
+    site
 }
 
-impl Site {
-    fn new(config: &str) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let config = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"{PUBLIC_URL}/\"\n[store]\npath = \"{}\"\n{config}",
-            dir.path().join("connector.db").display()
-        );
-        std::fs::write(dir.path().join("ml-connector.toml"), config).unwrap();
-        let site = Site { dir };
-        site.set_secret("wave.webhook_secret", WAVE_SECRET);
-        site.set_secret("twilio.auth_token", AUTH_TOKEN);
-        site
-    }
-
-    fn set_secret(&self, name: &str, value: &str) {
-        let mut child = self.cmd(&["secrets", "set", name]).stdin(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success());
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("ml-connector.toml")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ml-connector"));
-        cmd.env("ML_CONNECTOR_MASTER_KEY", MASTER_KEY)
-            .env("ML_CONNECTOR_LOG", "info")
-            .arg("--config")
-            .arg(self.config())
-            .args(args)
-            .current_dir(self.dir.path());
-        cmd
-    }
-
-    fn stdout(&self, args: &[&str]) -> String {
-        let out = self.cmd(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn audit(&self, extra: &[&str]) -> Vec<Value> {
-        let args = [&["audit", "--json"], extra].concat();
-        serde_json::from_str::<Value>(&self.stdout(&args)).unwrap().as_array().unwrap().clone()
-    }
-
-    fn message(&self, id: i64) -> Value {
-        self.audit(&["--limit", "1000"]).into_iter().find(|m| m["id"] == id).unwrap()
-    }
-
-    fn start(&self) -> Server {
-        let mut child = self.cmd(&["serve"]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("Listening on http://").nth(1) {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap().to_string());
-                }
-                eprintln!("[serve] {line}");
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("server did not start listening");
-        Server { child, base: format!("http://{addr}") }
-    }
-
-    /// Polls `f` until true (a liveness bound, not a timing assertion).
-    fn wait_for(&self, what: &str, mut f: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while !f() {
-            assert!(Instant::now() < deadline, "gave up waiting for {what}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+/// The audit entry of outbox message `id`.
+fn message(site: &Site, id: i64) -> Value {
+    site.audit(&["--limit", "1000"]).into_iter().find(|m| m["id"] == id).unwrap()
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
+/// Posting signed Twilio webhooks to a running server.
+trait TwilioPosts {
+    /// `http://127.0.0.1:PORT` of the server.
+    fn base(&self) -> &str;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
     /// Posts a form to `path`, signed for `signed_url` (normally the public URL + `path`) with `token`.
     async fn post_signed_as(&self, path: &str, signed_url: &str, token: &str, params: &[(&str, &str)]) -> reqwest::Response {
         let signature = twilio_sign(token, signed_url, params);
         reqwest::Client::new()
-            .post(format!("{}{path}", self.base))
+            .post(format!("{}{path}", self.base()))
             .header("x-twilio-signature", signature)
             .form(params)
             .send()
@@ -168,8 +90,14 @@ impl Server {
         v["event_id"] = json!(event_id);
         let body = v.to_string();
         let header = wave_signature::sign(WAVE_SECRET, chrono::Utc::now().timestamp(), body.as_bytes());
-        let resp = reqwest::Client::new().post(format!("{}/webhooks/wave", self.base)).header("x-wave-signature", header).body(body).send().await.unwrap();
+        let resp = reqwest::Client::new().post(format!("{}/webhooks/wave", self.base())).header("x-wave-signature", header).body(body).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200);
+    }
+}
+
+impl TwilioPosts for Server {
+    fn base(&self) -> &str {
+        &self.base
     }
 }
 
@@ -210,7 +138,7 @@ fn the_test_signer_matches_the_shared_vectors() {
 async fn signed_callbacks_and_replies_update_history_opt_outs_and_reach_a_plugin() {
     let (_twilio, base) = Twilio::start().await;
     let forward = Path::new(env!("ML_CONNECTOR_WASM_DIR")).join("reply_forward.wasm");
-    let site = Site::new(&format!(
+    let site = webhooks_site(&format!(
         "[twilio]\naccount_sid = \"{ACCOUNT}\"\nfrom = \"{FROM}\"\napi_base = \"{base}\"\nlookups_base = \"{base}\"\n\
          mode = \"live\"\nmessages_per_second = 50\nretry_base_ms = 5\n[team]\naccounting = \"{TEAM}\"\n\
          [[plugins]]\nname = \"invoice-overdue\"\n[[plugins]]\npath = \"{}\"\n",
@@ -236,7 +164,7 @@ async fn signed_callbacks_and_replies_update_history_opt_outs_and_reach_a_plugin
     }
     assert_eq!(server.status(&[("CallSid", call_sid.as_str()), ("CallStatus", "in-progress"), ("SequenceNumber", "2")]).await, 204);
     assert_eq!(server.status(&[("CallSid", call_sid.as_str()), ("CallStatus", "completed"), ("SequenceNumber", "3"), ("CallDuration", "42")]).await, 204);
-    let call = site.message(call_id);
+    let call = message(&site, call_id);
     assert_eq!(call["delivery_status"], "completed", "a late status does not move the call backwards");
     assert_eq!(statuses(&call)[before..], ["initiated", "ringing", "completed", "in-progress"], "the repeat is not recorded twice");
     assert_eq!(call["status"], "sent", "the sender's own status is untouched");
@@ -257,7 +185,7 @@ async fn signed_callbacks_and_replies_update_history_opt_outs_and_reach_a_plugin
     assert_eq!(wrong_url.status().as_u16(), 403);
     let wrong_token = server.post_signed_as("/webhooks/twilio/status", &format!("{PUBLIC_URL}/webhooks/twilio/status"), "not-the-token", &params).await;
     assert_eq!(wrong_token.status().as_u16(), 403);
-    assert_eq!(statuses(&site.message(call_id)).len(), before + 4, "nothing recorded for refused callbacks");
+    assert_eq!(statuses(&message(&site, call_id)).len(), before + 4, "nothing recorded for refused callbacks");
     // Signed over the public URL with an explicit port: accepted, like the official libraries.
     let with_port = server.post_signed_as("/webhooks/twilio/status", "https://connector.example.com:443/webhooks/twilio/status", AUTH_TOKEN, &[("CallSid", "CAunknown"), ("CallStatus", "ringing")]).await;
     assert_eq!(with_port.status().as_u16(), 204, "an unknown SID is stored, not an error");
@@ -268,7 +196,7 @@ async fn signed_callbacks_and_replies_update_history_opt_outs_and_reach_a_plugin
     assert_eq!(reply.headers()["content-type"], "text/xml");
     assert_eq!(reply.text().await.unwrap(), "<Response/>");
     assert_eq!(server.inbound("SMreply0000000000000000000000001", TEAM, "PAID?").await.status().as_u16(), 200, "a repeat is fine");
-    let call = site.message(call_id);
+    let call = message(&site, call_id);
     let replies = call["replies"].as_array().unwrap();
     assert_eq!(replies.len(), 1, "{replies:?}");
     assert_eq!((replies[0]["body"].as_str(), replies[0]["event_id"].as_str()), (Some("PAID?"), Some("evt-in-1")));
@@ -291,11 +219,11 @@ async fn signed_callbacks_and_replies_update_history_opt_outs_and_reach_a_plugin
     for status in ["sent", "delivered", "sent", "delivered"] {
         assert_eq!(server.status(&[("MessageSid", fwd_sid.as_str()), ("MessageStatus", status), ("SmsSid", fwd_sid.as_str()), ("SmsStatus", status)]).await, 204);
     }
-    let fwd = site.message(fwd_id);
+    let fwd = message(&site, fwd_id);
     assert_eq!(statuses(&fwd)[before..], ["sent", "delivered"]);
     assert_eq!(fwd["delivery_status"], "delivered");
     assert_eq!(server.status(&[("MessageSid", fwd_sid.as_str()), ("MessageStatus", "undelivered"), ("ErrorCode", "30003")]).await, 204);
-    let fwd = site.message(fwd_id);
+    let fwd = message(&site, fwd_id);
     assert_eq!(fwd["delivery_status"], "delivered", "a terminal status is not replaced by another");
     assert_eq!(statuses(&fwd).last().map(String::as_str), Some("undelivered"), "but it is kept in history");
 

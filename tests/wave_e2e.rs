@@ -8,118 +8,33 @@ mod support;
 #[path = "support/wave_standin.rs"]
 mod wave_standin;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use ml_connector::sources::wave::signature;
 use serde_json::{Value, json};
+use support::site::{Site, wait_for};
 use wave_standin::{CLIENT_SECRET, GOOD_CODE, customer_node, invoice_node};
 
 const SECRET: &str = "whsec-wave-e2e-41c2";
-const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="; // bytes 0..32
 const BUSINESS: &str = "63c77f29-875c-4cdc-947d-07430f628043";
 const PUBLIC_URL: &str = "https://connector.example";
 
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn new(wave: &wave_standin::StandIn) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let echo = Path::new(env!("ML_CONNECTOR_WASM_DIR")).join("context_echo.wasm");
-        let config = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"{PUBLIC_URL}\"\n[store]\npath = \"{}\"\n\
-             [wave]\nbusiness_id = \"{BUSINESS}\"\nclient_id = \"client-e2e\"\ntoken_url = \"{}\"\ngraphql_url = \"{}\"\nauthorize_url = \"{}\"\n\
-             [[plugins]]\nname = \"invoice-paid\"\n[[plugins]]\npath = \"{}\"\n",
-            dir.path().join("connector.db").display(),
-            wave.token_url(),
-            wave.graphql_url(),
-            wave.authorize_url(),
-            echo.display(),
-        );
-        std::fs::write(dir.path().join("ml-connector.toml"), config).unwrap();
-        let site = Site { dir };
-        site.secret("wave.webhook_secret", SECRET);
-        site.secret("wave.client_secret", CLIENT_SECRET);
-        site
-    }
-
-    fn secret(&self, name: &str, value: &str) {
-        let mut child = self.cmd(&["secrets", "set", name]).stdin(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success());
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("ml-connector.toml")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ml-connector"));
-        cmd.env("ML_CONNECTOR_MASTER_KEY", MASTER_KEY)
-            .env("ML_CONNECTOR_LOG", "info")
-            .arg("--config")
-            .arg(self.config())
-            .args(args)
-            .current_dir(self.dir.path());
-        cmd
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.cmd(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn start(&self) -> Server {
-        let mut child = self.cmd(&["serve"]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("Listening on http://").nth(1) {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap().to_string());
-                }
-                eprintln!("[serve] {line}");
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("server did not start listening");
-        Server { child, base: format!("http://{addr}"), log }
-    }
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn log_count(&self, needle: &str) -> usize {
-        self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !f() {
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// A site wired to the Wave stand-in, with `invoice-paid` and the context-echo test plugin.
+fn wave_site(wave: &wave_standin::StandIn) -> Site {
+    let echo = Path::new(env!("ML_CONNECTOR_WASM_DIR")).join("context_echo.wasm");
+    let rest = format!(
+        "[wave]\nbusiness_id = \"{BUSINESS}\"\nclient_id = \"client-e2e\"\ntoken_url = \"{}\"\ngraphql_url = \"{}\"\nauthorize_url = \"{}\"\n\
+         [[plugins]]\nname = \"invoice-paid\"\n[[plugins]]\npath = \"{}\"\n",
+        wave.token_url(),
+        wave.graphql_url(),
+        wave.authorize_url(),
+        echo.display(),
+    );
+    let site = Site::new(&format!("public_url = \"{PUBLIC_URL}\""), &rest);
+    site.set_secret("wave.webhook_secret", SECRET);
+    site.set_secret("wave.client_secret", CLIENT_SECRET);
+    site
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
@@ -138,7 +53,7 @@ async fn a_connected_wave_turns_a_signed_invoice_paid_webhook_into_an_enriched_s
         w.customers.insert("21840161".into(), customer_node(BUSINESS, "21840161", "Dana Smith", Some("(415) 555-2671"), None));
         w.invoices.insert("2496756670638588934".into(), invoice_node(BUSINESS, "2496756670638588934", "INV-0042", "PAID", "0.00"));
     });
-    let site = Site::new(&wave);
+    let site = wave_site(&wave);
 
     // Not connected yet.
     let out = site.cmd(&["wave", "status"]).output().unwrap();

@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod site;
+
 use std::path::{Path, PathBuf};
 
 use ml_connector::runtime::types::Event;
