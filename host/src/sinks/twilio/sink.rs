@@ -214,9 +214,7 @@ impl Sender {
         };
         let request = request_builder::list_recent(m.row.channel, number, since, &self.settings.identity);
         let started = Utc::now();
-        let clock = Instant::now();
-        let answer = self.service()?.send(&request).await.and_then(|r| r.into_result());
-        let latency = clock.elapsed().as_millis() as u64;
+        let (answer, latency) = self.timed_send(&request).await?;
         match answer {
             Ok(json) => {
                 let found = find_match(&json, m.row.channel, number, &m.row.body, since);
@@ -302,9 +300,7 @@ impl Sender {
             None => {
                 let request = request_builder::lookup(number);
                 let started = Utc::now();
-                let clock = Instant::now();
-                let answer = self.service()?.send(&request).await.and_then(|r| r.into_result());
-                let latency = clock.elapsed().as_millis() as u64;
+                let (answer, latency) = self.timed_send(&request).await?;
                 match answer {
                     Ok(json) => {
                         let record = lookup_record(number, &json);
@@ -360,9 +356,7 @@ impl Sender {
             // Cancelled (or replayed) since it was claimed.
             return Err(Stop::Done);
         }
-        let clock = Instant::now();
-        let answer = self.service()?.send(request).await.and_then(|r| r.into_result());
-        let latency = clock.elapsed().as_millis() as u64;
+        let (answer, latency) = self.timed_send(request).await?;
         let m = &OutboxMessage { attempts, sending_since: Some(started), to_number: Some(number.to_owned()), row: crate::store::OutboxRow { status: OutboxStatus::Sending, ..m.row.clone() }, ..m.clone() };
         match answer {
             Ok(json) => {
@@ -435,6 +429,14 @@ impl Sender {
         };
         self.store.update_message(&update, None)?;
         Err(Stop::Done)
+    }
+
+    /// Sends `request` to Twilio: the parsed answer, and the request's latency in ms.
+    async fn timed_send(&self, request: &TwilioRequest) -> Step<(Result<serde_json::Value, SinkError>, u64)> {
+        let service = self.service()?;
+        let clock = Instant::now();
+        let answer = service.send(request).await.and_then(|r| r.into_result());
+        Ok((answer, clock.elapsed().as_millis() as u64))
     }
 
     fn service(&self) -> Step<&TwilioService> {
