@@ -6,41 +6,25 @@
 //! webhooks per second and latency percentiles. Every 2xx means the event
 //! was fsynced (SQLite WAL, synchronous=FULL). Numbers are printed, never asserted.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ml_connector::sources::wave::signature;
 
+#[path = "../../tests/support/site.rs"]
+#[allow(dead_code)] // the bench uses a subset of the test harness
+mod site;
+use site::Site;
+
 const SECRET: &str = "bench-secret";
-const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const CONNECTIONS: usize = 64;
 const REQUESTS: usize = 60_000;
 
 fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("ml-connector.toml");
-    std::fs::write(&config, format!("[server]\nlisten = \"127.0.0.1:0\"\n[store]\npath = \"{}\"\n", dir.path().join("bench.db").display())).unwrap();
-    let bin = env!("CARGO_BIN_EXE_ml-connector");
-    let run = |args: &[&str]| {
-        let mut c = Command::new(bin);
-        c.arg("--config").arg(&config).args(args).env("ML_CONNECTOR_MASTER_KEY", MASTER_KEY).env("ML_CONNECTOR_LOG", "warn,ml_connector::cli::serve=info");
-        c
-    };
-    let mut set = run(&["secrets", "set", "wave.webhook_secret"]).stdin(Stdio::piped()).spawn().unwrap();
-    set.stdin.take().unwrap().write_all(SECRET.as_bytes()).unwrap();
-    assert!(set.wait().unwrap().success());
-    let mut server = run(&["serve"]).stderr(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("serve exited").unwrap();
-        if let Some(rest) = line.split("Listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    let url = format!("http://{addr}/webhooks/wave");
+    let site = Site::new("", "");
+    site.set_secret("wave.webhook_secret", SECRET);
+    let server = site.start();
+    let url = format!("{}/webhooks/wave", server.base);
 
     // Bodies and signatures are prepared up front: the clock is timed on the server's work.
     let t = chrono::Utc::now().timestamp();
@@ -92,23 +76,5 @@ fn main() {
         pct(0.50).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
     );
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
-    let _ = server.wait_timeout_or_kill(Duration::from_secs(30));
-}
-
-trait WaitOrKill {
-    fn wait_timeout_or_kill(&mut self, limit: Duration) -> std::io::Result<()>;
-}
-
-impl WaitOrKill for std::process::Child {
-    fn wait_timeout_or_kill(&mut self, limit: Duration) -> std::io::Result<()> {
-        let deadline = Instant::now() + limit;
-        while self.try_wait()?.is_none() {
-            if Instant::now() > deadline {
-                return self.kill();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(())
-    }
+    drop(server);
 }
