@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::{SecondsFormat, Utc};
 
 use crate::builtin;
-use crate::runtime::types::{Action, Context, Event};
+use crate::runtime::types::{Action, Context};
 use crate::runtime::{Invocation, Limits, LoadError, Plugin, PluginError, Runtime, RuntimeOptions};
 use crate::sources::wave::payload::{self, PayloadError};
 
@@ -78,11 +78,6 @@ impl Harness {
             }
         };
         Ok(plugin.handle(&event, context)?)
-    }
-
-    /// Runs `plugin` on an already-built event.
-    pub fn run_event(&self, plugin: &Plugin, event: &Event, context: &Context) -> Result<Invocation, PluginError> {
-        plugin.handle(event, context)
     }
 }
 

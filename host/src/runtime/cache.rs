@@ -31,11 +31,6 @@ impl ComponentCache {
         ComponentCache { dir: dir.into() }
     }
 
-    /// The cache directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The compiled form of `wasm`: cached if present and valid, else compiled and stored.
     /// Cache write failures only cost a recompile next time, so they are logged, not returned.
     pub fn load_or_compile(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {

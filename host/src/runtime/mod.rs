@@ -284,11 +284,6 @@ impl Plugin {
         self.cache_outcome
     }
 
-    /// The limits every call runs under.
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     /// Runs `handle` on a fresh instance. The plugin's configured settings
     /// are the base; entries already in `context.settings` override them.
     pub fn handle(&self, event: &Event, context: &Context) -> Result<Invocation, PluginError> {
