@@ -128,6 +128,7 @@ fn plugin_list_and_inspect_show_the_manifests() {
         assert!(listing.contains(b.name), "{} missing from:\n{listing}", b.name);
     }
     assert!(listing.contains("invoice.paid"), "{listing}");
+    assert!(listing.contains("wit 0.2.0"), "{listing}");
 
     let dir = tempfile::tempdir().unwrap();
     let wasm = dir.path().join("counter.wasm");
@@ -137,6 +138,7 @@ fn plugin_list_and_inspect_show_the_manifests() {
     let manifest: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(manifest["name"], "counter");
     assert_eq!(manifest["subscribes"], serde_json::json!(["*"]));
+    assert_eq!(manifest["wit"], "0.1.0", "counter is built against the frozen 0.1.0 contract");
 }
 
 #[test]

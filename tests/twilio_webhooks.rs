@@ -210,7 +210,10 @@ async fn signed_callbacks_and_replies_update_history_opt_outs_and_reach_a_plugin
     let fwd = &forwarded[0];
     assert_eq!((fwd["plugin"].as_str(), fwd["recipient"].as_str()), (Some("reply-forward"), Some("team:accounting")));
     let body = fwd["body"].as_str().unwrap();
-    assert!(body.contains("PAID?") && body.contains("evt-in-1") && body.contains(TEAM), "{body}");
+    // Read from WIT 0.2.0's context.reply: the source event and the call it answers, with the
+    // delivery status Twilio reported for it.
+    assert!(body.starts_with(&format!("Reply from {TEAM} about invoice.overdue evt-in-1 (call ")), "{body}");
+    assert!(body.contains("by invoice-overdue, completed): PAID?"), "{body}");
 
     // Message statuses on the forwarded SMS, out of order and repeated.
     let fwd_id = fwd["id"].as_i64().unwrap();
@@ -236,6 +239,16 @@ async fn signed_callbacks_and_replies_update_history_opt_outs_and_reach_a_plugin
     assert_eq!(server.inbound("SMstart0000000000000000000000001", TEAM, "START").await.status().as_u16(), 200);
     server.wave_overdue("evt-in-3").await;
     assert_eq!(settled_call(&site, "evt-in-3")["status"], "sent");
+
+    // A question from a number we never wrote to: the plugin still gets it, with no original.
+    let stranger = "+14155550199";
+    assert_eq!(server.inbound("SMstranger00000000000000000000001", stranger, "Who is this?").await.status().as_u16(), 200);
+    let stranger_event = "twilio:SMstranger00000000000000000000001";
+    site.wait_for("the stranger's question to be forwarded", || {
+        site.audit(&["--event", stranger_event]).iter().any(|m| m["status"] == "sent")
+    });
+    let forwarded = site.audit(&["--event", stranger_event]);
+    assert_eq!(forwarded[0]["body"], format!("Reply from {stranger} about no event (no message): Who is this?"));
 
     // The text audit shows history and replies too.
     let text = site.stdout(&["audit", "--event", "evt-in-1"]);

@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::{SecondsFormat, Utc};
 
 use crate::builtin;
-use crate::runtime::types::{Action, Context};
+use crate::runtime::types::{Action, Context, Event};
 use crate::runtime::{Invocation, Limits, LoadError, Plugin, PluginError, Runtime, RuntimeOptions};
 use crate::sources::wave::payload::{self, PayloadError};
 
@@ -27,9 +27,12 @@ pub enum HarnessError {
     /// Neither a default plugin's name nor a readable `.wasm` path.
     #[error("no default plugin is called {0:?} and it is not a .wasm path (see `ml-connector plugin list`)")]
     UnknownPlugin(String),
-    /// The event fixture is not a Wave webhook body.
+    /// The event fixture is not a valid Wave webhook body.
     #[error("event fixture: {0}")]
     Event(#[from] PayloadError),
+    /// The event fixture is not a valid event in the host's form.
+    #[error("event fixture (host form): {0}")]
+    HostEvent(serde_json::Error),
     /// The context fixture does not parse.
     #[error("context fixture: {0}")]
     Context(serde_json::Error),
@@ -65,10 +68,10 @@ impl Harness {
         Ok(self.runtime.load(name_or_path, &wasm, limits, settings)?)
     }
 
-    /// Runs `plugin` on a Wave webhook body. Without a context, the plugin
+    /// Runs `plugin` on an event fixture (see [`parse_event`]). Without a context, the plugin
     /// sees only the event and the current time (what the host has before enrichment).
-    pub fn run(&self, plugin: &Plugin, webhook_body: &[u8], context: Option<&Context>) -> Result<Invocation, HarnessError> {
-        let event = payload::parse(webhook_body, Utc::now())?;
+    pub fn run(&self, plugin: &Plugin, event_json: &[u8], context: Option<&Context>) -> Result<Invocation, HarnessError> {
+        let event = parse_event(event_json)?;
         let bare;
         let context = match context {
             Some(c) => c,
@@ -84,6 +87,17 @@ impl Harness {
 /// Reads a file, naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>, HarnessError> {
     std::fs::read(path).map_err(|source| HarnessError::Read { path: path.display().to_string(), source })
+}
+
+/// Parses an event fixture: a Wave webhook body exactly as Wave sends it, or an event in the
+/// host's own form (`{"id", "source", "kind", "business_id", "received_at", "data"}`, `data` as
+/// JSON text), as the host stores it, e.g. a Twilio `message.received`.
+pub fn parse_event(json: &[u8]) -> Result<Event, HarnessError> {
+    let host_form = serde_json::from_slice::<serde_json::Value>(json).is_ok_and(|v| v.get("source").is_some());
+    if host_form {
+        return serde_json::from_slice(json).map_err(HarnessError::HostEvent);
+    }
+    Ok(payload::parse(json, Utc::now())?)
 }
 
 /// Parses a context fixture (the JSON form of [`Context`]).

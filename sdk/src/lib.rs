@@ -46,7 +46,7 @@ pub mod wave;
 #[doc(hidden)]
 pub mod wit {
     wit_bindgen::generate!({
-        path: "../wit/since_v0.1.0",
+        path: "../wit/since_v0.2.0",
         world: "notifier",
         pub_export_macro: true,
         additional_derives: [PartialEq, Clone],
@@ -67,7 +67,10 @@ pub use wit::ml_connector::plugin::host::Level;
 /// One SMS, call or cancellation to perform; build with [`Action::sms`],
 /// [`Action::call`] and [`Action::cancel`].
 pub use wit::ml_connector::plugin::types::Action;
-/// What the host looked up for the event; see [`Context::settings`].
+/// How a [`SentMessage`] went out: SMS or call.
+pub use wit::ml_connector::plugin::types::Channel;
+/// What the host looked up for the event; see [`Context::settings`] and,
+/// for an inbound SMS, [`Context::reply`](Context#structfield.reply).
 pub use wit::ml_connector::plugin::types::Context;
 /// The event's customer, from the host's lookup.
 pub use wit::ml_connector::plugin::types::Customer;
@@ -85,6 +88,11 @@ pub use wit::ml_connector::plugin::types::Message;
 pub use wit::ml_connector::plugin::types::Money;
 /// Who a message goes to; the host resolves it to a number.
 pub use wit::ml_connector::plugin::types::Recipient;
+/// An inbound SMS with the message it answers and that message's source
+/// event; see [`twilio`].
+pub use wit::ml_connector::plugin::types::Reply;
+/// A message the host sent (or holds) for a plugin: what a [`Reply`] answers.
+pub use wit::ml_connector::plugin::types::SentMessage;
 
 /// Most characters an SMS body may have.
 pub const MAX_SMS_CHARS: usize = 1600;

@@ -13,7 +13,10 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{Action, Context, Customer, Error, Estimate, Event, Invoice, Money, Plugin, Recipient};
+use crate::{
+    Action, Channel, Context, Customer, Error, Estimate, Event, Invoice, Money, Plugin, Recipient,
+    Reply, SentMessage,
+};
 
 /// Builds an [`Event`] from a Wave webhook body (`event_id`, `event_type`,
 /// `business_id`, `data`), as the host does after verifying it.
@@ -37,6 +40,45 @@ pub fn wave_event(json: &str, received_at: &str) -> Result<Event, Error> {
     })
 }
 
+/// Builds an [`Event`] from an event fixture: a Wave webhook body (see
+/// [`wave_event`], with `received_at`), or an event in the host's own form
+/// (`{"id", "source", "kind", "business_id", "received_at", "data"}`, `data`
+/// as JSON text), e.g. `tests/fixtures/events/twilio/message.received.json`.
+pub fn event(json: &str, received_at: &str) -> Result<Event, Error> {
+    let host_form = serde_json::from_str::<Value>(json).is_ok_and(|v| v.get("source").is_some());
+    if !host_form {
+        return wave_event(json, received_at);
+    }
+    serde_json::from_str::<HostEvent>(json)
+        .map(Event::from)
+        .map_err(|e| Error::new(format!("not an event in the host's form: {e}")))
+}
+
+/// An [`Event`] in the host's JSON form.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostEvent {
+    id: String,
+    source: String,
+    kind: String,
+    business_id: String,
+    received_at: String,
+    data: String,
+}
+
+impl From<HostEvent> for Event {
+    fn from(e: HostEvent) -> Event {
+        Event {
+            id: e.id,
+            source: e.source,
+            kind: e.kind,
+            business_id: e.business_id,
+            received_at: e.received_at,
+            data: e.data,
+        }
+    }
+}
+
 /// Builds a [`Context`] from the `context.json` format, as strictly as the
 /// host's `plugin run` reads it: every top-level key optional but `now`;
 /// in `customer`, `invoice` and `estimate` only the `option` fields of the
@@ -51,8 +93,18 @@ pub fn wave_event(json: &str, received_at: &str) -> Result<Event, Error> {
 ///  "estimate": {"id": "123", "number": "EST-7", "status": "SENT",
 ///               "total": {"amount": "200.00", "currency": "USD"}, "due_date": "2026-04-30", "view_url": null},
 ///  "now": "2026-04-29T10:15:00-04:00",
-///  "settings": {"lead_days": "3"}}
+///  "settings": {"lead_days": "3"},
+///  "reply": {"sid": "SM1", "from": "+15555550123", "to": "+15005550006", "body": "PAID?",
+///            "opt_out_type": null, "received_at": "2026-04-29T14:15:00.000Z",
+///            "original": {"plugin": "invoice-overdue", "key": "overdue:24967", "channel": "sms",
+///                         "to": "customer", "to_number": "+15555550123", "body": "…",
+///                         "sid": "SM0", "status": "sent", "delivery_status": "delivered"},
+///            "source_event": {"id": "evt-1", "source": "wave", "kind": "invoice.overdue",
+///                             "business_id": "…", "received_at": "…", "data": "{…}"}}}
 /// ```
+///
+/// `to` is `"customer"`, `"team:NAME"` or a number, as in `expected.json`;
+/// `source_event.data` is the event's data as JSON text.
 pub fn context(json: &str) -> Result<Context, Error> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -91,6 +143,37 @@ pub fn context(json: &str) -> Result<Context, Error> {
         view_url: Option<String>,
     }
     #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "lowercase")]
+    enum ChannelJson {
+        Sms,
+        Call,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SentMessageJson {
+        plugin: String,
+        key: String,
+        channel: ChannelJson,
+        to: String,
+        to_number: Option<String>,
+        body: String,
+        sid: Option<String>,
+        status: String,
+        delivery_status: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ReplyJson {
+        sid: String,
+        from: String,
+        to: String,
+        body: String,
+        opt_out_type: Option<String>,
+        received_at: String,
+        original: Option<SentMessageJson>,
+        source_event: Option<HostEvent>,
+    }
+    #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct ContextJson {
         #[serde(default)]
@@ -101,6 +184,7 @@ pub fn context(json: &str) -> Result<Context, Error> {
         now: String,
         #[serde(default)]
         settings: BTreeMap<String, String>,
+        reply: Option<ReplyJson>,
     }
     let money = |m: MoneyJson| Money {
         amount: m.amount,
@@ -136,16 +220,50 @@ pub fn context(json: &str) -> Result<Context, Error> {
         }),
         now: c.now,
         settings: c.settings.into_iter().collect(),
+        reply: c.reply.map(|r| Reply {
+            sid: r.sid,
+            from: r.from,
+            to: r.to,
+            body: r.body,
+            opt_out_type: r.opt_out_type,
+            received_at: r.received_at,
+            original: r.original.map(|m| SentMessage {
+                plugin: m.plugin,
+                key: m.key,
+                channel: match m.channel {
+                    ChannelJson::Sms => Channel::Sms,
+                    ChannelJson::Call => Channel::Call,
+                },
+                to: recipient(m.to),
+                to_number: m.to_number,
+                body: m.body,
+                sid: m.sid,
+                status: m.status,
+                delivery_status: m.delivery_status,
+            }),
+            source_event: r.source_event.map(Event::from),
+        }),
     })
 }
 
-/// Runs `P::handle` on a Wave webhook body and a `context.json` text; the
-/// event's `received_at` is the context's `now`. Panics if either input is
+/// A recipient from its `expected.json` form: `customer`, `team:NAME` or a number.
+fn recipient(text: String) -> Recipient {
+    if text == "customer" {
+        Recipient::Customer
+    } else if let Some(name) = text.strip_prefix("team:") {
+        Recipient::Team(name.into())
+    } else {
+        Recipient::Number(text)
+    }
+}
+
+/// Runs `P::handle` on an event fixture (see [`event`]) and a `context.json`
+/// text; a Wave event's `received_at` is the context's `now`. Panics if either input is
 /// malformed or if the actions break the host's limits
 /// ([`crate::check_limits`]), since both are bugs in the test or the plugin.
 pub fn run<P: Plugin>(event_json: &str, context_json: &str) -> Result<Vec<Action>, String> {
     let context = context(context_json).unwrap_or_else(|e| panic!("{e}"));
-    let event = wave_event(event_json, &context.now).unwrap_or_else(|e| panic!("{e}"));
+    let event = event(event_json, &context.now).unwrap_or_else(|e| panic!("{e}"));
     let actions = P::handle(event, context)?;
     crate::check_limits(&actions).unwrap_or_else(|e| panic!("{e}"));
     Ok(actions)
@@ -231,4 +349,35 @@ pub fn check_cases<P: Plugin>(cases_dir: impl AsRef<Path>, plugin: &str) {
         dirs.len(),
         failures.join("\n")
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPLY_EVENT: &str = include_str!("../../tests/fixtures/events/twilio/message.received.json");
+    const REPLY_CONTEXT: &str = include_str!("../../tests/fixtures/contexts/message.received.json");
+
+    #[test]
+    fn host_form_events_and_reply_contexts_parse_as_the_host_reads_them() {
+        let event = event(REPLY_EVENT, "ignored").unwrap();
+        assert_eq!((event.source.as_str(), event.kind.as_str()), ("twilio", "message.received"));
+        assert_eq!(event.received_at, "2026-04-29T18:15:00.000Z");
+        let context = context(REPLY_CONTEXT).unwrap();
+        let reply = context.reply.unwrap();
+        assert_eq!(reply.body, "PAID?");
+        let original = reply.original.unwrap();
+        assert_eq!((original.channel, original.to), (Channel::Sms, Recipient::Customer));
+        assert_eq!(original.delivery_status.as_deref(), Some("delivered"));
+        assert_eq!(reply.source_event.unwrap().kind, "invoice.overdue");
+    }
+
+    #[test]
+    fn wave_bodies_still_parse_and_bad_host_form_events_are_errors() {
+        let wave = include_str!("../../tests/fixtures/events/wave/invoice.overdue.json");
+        let event = event(wave, "2026-04-29T10:00:00Z").unwrap();
+        assert_eq!((event.source.as_str(), event.received_at.as_str()), ("wave", "2026-04-29T10:00:00Z"));
+        let err = super::event(r#"{"source": "twilio", "kind": "message.received"}"#, "t").unwrap_err();
+        assert!(err.to_string().starts_with("not an event in the host's form: missing field `id`"), "{err}");
+    }
 }

@@ -15,14 +15,15 @@ use crate::runtime::Limits;
 /// Plugin commands.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Run a plugin against a Wave webhook body and print its actions as JSON.
+    /// Run a plugin against an event and print its actions as JSON.
     Run {
         /// A default plugin's name or a path to a `.wasm` component.
         plugin: String,
-        /// A Wave webhook body exactly as Wave sends it.
+        /// A Wave webhook body exactly as Wave sends it, or an event in the host's form
+        /// (`{"id","source","kind","business_id","received_at","data"}`), e.g. a Twilio reply.
         #[arg(long, value_name = "EVENT.json")]
         event: PathBuf,
-        /// The context the host would have looked up (customer, invoice, now, settings).
+        /// The context the host would have looked up (customer, invoice, now, settings, reply).
         #[arg(long, value_name = "CONTEXT.json")]
         context: Option<PathBuf>,
         /// A plugin setting, as in `[plugins.settings]` (repeatable).
@@ -37,7 +38,7 @@ pub enum PluginCommand {
     },
     /// List the default plugins and what they subscribe to.
     List,
-    /// Print a plugin's manifest as JSON.
+    /// Print a plugin's manifest and the WIT version it was built for as JSON.
     Inspect {
         /// A default plugin's name or a path to a `.wasm` component.
         plugin: String,
@@ -86,14 +87,16 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             for b in builtin::all() {
                 let plugin = harness.load(b.name, Limits::default(), BTreeMap::new())?;
                 let m = plugin.manifest();
-                println!("{:<18} {:<8} {}", m.name, m.version, m.subscribes.join(", "));
-                println!("{:<18} {:<8} {}", "", "", m.description);
+                println!("{:<18} {:<8} wit {:<6} {}", m.name, m.version, plugin.contract_version(), m.subscribes.join(", "));
+                println!("{:<18} {:<8} {:<10} {}", "", "", "", m.description);
             }
             Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Inspect { plugin } => {
             let plugin = harness.load(&plugin, Limits::default(), BTreeMap::new()).context("cannot load the plugin")?;
-            println!("{}", serde_json::to_string_pretty(plugin.manifest())?);
+            let mut json = serde_json::to_value(plugin.manifest())?;
+            json["wit"] = plugin.contract_version().into();
+            println!("{}", serde_json::to_string_pretty(&json)?);
             Ok(ExitCode::SUCCESS)
         }
     }

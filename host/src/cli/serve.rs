@@ -15,6 +15,7 @@ use crate::cli::common;
 use crate::config::{Config, PluginSource};
 use crate::dispatch::dispatcher::Dispatcher;
 use crate::dispatch::enrich::{Enricher, EventOnly};
+use crate::sources::twilio::replies::ReplyEnricher;
 use crate::metrics::Metrics;
 use crate::runtime::{Limits, Plugin, Runtime, RuntimeOptions};
 use crate::secrets::MASTER_KEY_ENV;
@@ -76,6 +77,7 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         Some(enricher) => enricher.clone(),
         None => Arc::new(EventOnly { offset }),
     };
+    let enricher = Arc::new(ReplyEnricher::new(enricher, store.clone()));
     let dispatcher = Arc::new(Dispatcher::new(store.clone(), plugins.clone(), enricher, metrics.clone()));
     let twilio = twilio_webhooks(&config, &store, key.as_deref())?;
     let state = AppState {

@@ -5,14 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 
 use crate::dispatch::enrich::{EnrichError, Enricher};
-use crate::dispatch::run_plugins;
+use crate::dispatch::{plugin_event, run_plugins};
 use crate::metrics::{Metrics, PluginLabel};
 use crate::runtime::Plugin;
-use crate::runtime::types::{Action, Event};
+use crate::runtime::types::Action;
 use crate::store::{Channel, CustomerNumbers, DispatchResult, NewMessage, PluginFailure, Store, StoreError, StoredEvent};
 
 /// Events claimed and committed per transaction: each commit is an fsync
@@ -91,14 +91,7 @@ impl Dispatcher {
 
     /// Runs every subscribed plugin on one event: what to commit for it.
     pub fn decide(&self, stored: &StoredEvent) -> Result<DispatchResult, EnrichError> {
-        let event = Event {
-            id: stored.id.clone(),
-            source: stored.source.clone(),
-            kind: stored.kind.clone(),
-            business_id: stored.business_id.clone().unwrap_or_default(),
-            received_at: stored.received_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-            data: stored.data.clone(),
-        };
+        let event = plugin_event(stored);
         let context = self.enricher.context(&event)?;
         let mut result = DispatchResult::default();
         // Kept with the outbox rows: the sender resolves the `customer` recipient from them.

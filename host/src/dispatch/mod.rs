@@ -4,8 +4,23 @@
 pub mod dispatcher;
 pub mod enrich;
 
+use chrono::SecondsFormat;
+
 use crate::runtime::types::{Context, Event};
 use crate::runtime::{Invocation, Plugin, PluginError};
+use crate::store::StoredEvent;
+
+/// A stored event as plugins see it.
+pub fn plugin_event(stored: &StoredEvent) -> Event {
+    Event {
+        id: stored.id.clone(),
+        source: stored.source.clone(),
+        kind: stored.kind.clone(),
+        business_id: stored.business_id.clone().unwrap_or_default(),
+        received_at: stored.received_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        data: stored.data.clone(),
+    }
+}
 
 /// One plugin's result for one event.
 #[derive(Debug)]

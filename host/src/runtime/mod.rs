@@ -22,7 +22,7 @@ use self::cache::{CacheOutcome, ComponentCache};
 pub use self::limits::Limits;
 use self::state::PluginState;
 use self::types::{Action, Context, Event, Manifest};
-use self::wit::latest;
+use self::wit::{Bindings, PluginPre, Version};
 
 /// How often the epoch advances: the granularity of CPU deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
@@ -174,7 +174,7 @@ impl Runtime {
             .parallel_compilation(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-        let linker = latest::linker(&engine).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let linker = wit::linker(&engine).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let ticker = Arc::new(EpochTicker::start(engine.clone()));
         Ok(Runtime {
             engine,
@@ -208,22 +208,21 @@ impl Runtime {
         let (component, outcome) =
             compiled.map_err(|e| LoadError::Compile { plugin: label.into(), reason: format!("{e:#}") })?;
         tracing::debug!(plugin = label, ?outcome, "Plugin component ready.");
-        if component.get_export_index(None, latest::HANDLER_EXPORT).is_none() {
+        let Some(version) = Version::of(&component) else {
+            let known: Vec<&str> = Version::ALL.iter().map(|v| v.handler_export()).collect();
             return Err(LoadError::Contract {
                 plugin: label.into(),
                 reason: format!(
-                    "does not export `{}`; build it with ml-connector-sdk for WIT {}",
-                    latest::HANDLER_EXPORT,
-                    env!("CARGO_PKG_VERSION")
+                    "exports none of {}; build it with ml-connector-sdk (WIT {})",
+                    known.join(", "),
+                    Version::LATEST.as_str()
                 ),
             });
-        }
-        let contract = |e: wasmtime::Error| LoadError::Contract {
+        };
+        let pre = PluginPre::new(&self.linker, &component, version).map_err(|e| LoadError::Contract {
             plugin: label.into(),
             reason: format!("cannot be linked in the sandbox: {e:#}"),
-        };
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(contract)?;
-        let pre = latest::NotifierPre::new(instance_pre).map_err(contract)?;
+        })?;
         let mut plugin = Plugin {
             cache_outcome: outcome,
             name: Arc::from(label),
@@ -254,7 +253,7 @@ pub struct Plugin {
     cache_outcome: CacheOutcome,
     name: Arc<str>,
     manifest: Manifest,
-    pre: latest::NotifierPre<PluginState>,
+    pre: PluginPre,
     engine: Engine,
     /// Deadlines only fire while the ticker runs: every plugin keeps it alive.
     _ticker: Arc<EpochTicker>,
@@ -279,6 +278,11 @@ impl Plugin {
         &self.manifest
     }
 
+    /// The contract version the component was built for.
+    pub fn contract_version(&self) -> &'static str {
+        self.pre.version().as_str()
+    }
+
     /// Whether loading compiled the component or found it in the cache.
     pub fn cache_outcome(&self) -> CacheOutcome {
         self.cache_outcome
@@ -287,12 +291,11 @@ impl Plugin {
     /// Runs `handle` on a fresh instance. The plugin's configured settings
     /// are the base; entries already in `context.settings` override them.
     pub fn handle(&self, event: &Event, context: &Context) -> Result<Invocation, PluginError> {
-        let (event_w, context_w) = (event.into(), latest::context(context, &self.settings));
         let fail = |cause| PluginError { plugin: self.name.to_string(), event_id: event.id.clone(), cause };
-        let (result, elapsed, memory_peak) =
-            self.call(&event.id, |store, bindings| bindings.ml_connector_plugin_handler().call_handle(store, &event_w, &context_w))
-                .map_err(fail)?;
-        let actions: Vec<Action> = result.map_err(|e| fail(Failure::Guest(e)))?.into_iter().map(Action::from).collect();
+        let (result, elapsed, memory_peak) = self
+            .call(&event.id, |store, bindings| bindings.handle(store, event, context, &self.settings))
+            .map_err(fail)?;
+        let actions = result.map_err(|e| fail(Failure::Guest(e)))?;
         limits::check_actions(&actions).map_err(|e| fail(Failure::Output(e)))?;
         Ok(Invocation { actions, elapsed, memory_peak })
     }
@@ -309,12 +312,12 @@ impl Plugin {
             event_id: "reused".into(),
             cause: Failure::Instantiate(format!("{e:#}")),
         })?;
-        Ok(ReusableInstance { store, bindings })
+        Ok(ReusableInstance { store, bindings, settings: self.settings.clone() })
     }
 
     fn describe(&self) -> Result<Manifest, PluginError> {
-        self.call("describe", |store, bindings| bindings.ml_connector_plugin_handler().call_describe(store))
-            .map(|(m, _, _)| m.into())
+        self.call("describe", |store, bindings| bindings.describe(store))
+            .map(|(m, _, _)| m)
             .map_err(|cause| PluginError { plugin: self.name.to_string(), event_id: "describe".into(), cause })
     }
 
@@ -323,7 +326,7 @@ impl Plugin {
     fn call<R>(
         &self,
         event_id: &str,
-        f: impl FnOnce(&mut Store<PluginState>, &latest::Notifier) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut Store<PluginState>, &Bindings) -> wasmtime::Result<R>,
     ) -> Result<(R, Duration, usize), Failure> {
         let mut store = Store::new(&self.engine, PluginState::new(self.name.clone(), event_id, self.limits.memory_bytes));
         store.limiter(|state| &mut state.limiter);
@@ -360,14 +363,14 @@ impl Plugin {
 /// A long-lived instance: see [`Plugin::reusable_instance`].
 pub struct ReusableInstance {
     store: Store<PluginState>,
-    bindings: latest::Notifier,
+    bindings: Bindings,
+    settings: BTreeMap<String, String>,
 }
 
 impl ReusableInstance {
     /// Calls `handle` on the same instance as every earlier call.
     pub fn handle(&mut self, event: &Event, context: &Context) -> wasmtime::Result<Result<usize, String>> {
-        let handler = self.bindings.ml_connector_plugin_handler();
-        let result = handler.call_handle(&mut self.store, &event.into(), &context.into())?;
+        let result = self.bindings.handle(&mut self.store, event, context, &self.settings)?;
         Ok(result.map(|actions| actions.len()))
     }
 }

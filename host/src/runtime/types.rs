@@ -116,6 +116,72 @@ pub struct Context {
     /// The plugin's settings from the host configuration.
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+    /// For an inbound SMS: the reply, the message it answers and that message's
+    /// source event. Plugins built for WIT 0.1.0 do not see it.
+    #[serde(default)]
+    pub reply: Option<Reply>,
+}
+
+/// An inbound SMS and what the host sent that it answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reply {
+    /// Twilio's `MessageSid`.
+    pub sid: String,
+    /// The sender's number.
+    pub from: String,
+    /// Our number it was sent to.
+    pub to: String,
+    /// The text.
+    pub body: String,
+    /// Twilio's `OptOutType`, when it recognised a keyword.
+    #[serde(default)]
+    pub opt_out_type: Option<String>,
+    /// When the host received it, RFC 3339 UTC.
+    pub received_at: String,
+    /// The most recent message sent to the sender's number before the reply.
+    #[serde(default)]
+    pub original: Option<SentMessage>,
+    /// The event that produced `original`.
+    #[serde(default)]
+    pub source_event: Option<Event>,
+}
+
+/// How a message goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// A text message.
+    Sms,
+    /// A voice call.
+    Call,
+}
+
+/// A message a plugin asked for, as the host holds it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentMessage {
+    /// The plugin that asked for it.
+    pub plugin: String,
+    /// The key that plugin gave it.
+    pub key: String,
+    /// SMS or call.
+    pub channel: Channel,
+    /// The recipient as the plugin named it.
+    pub to: Recipient,
+    /// The number it went to, E.164.
+    #[serde(default)]
+    pub to_number: Option<String>,
+    /// The text.
+    pub body: String,
+    /// Twilio's SID.
+    #[serde(default)]
+    pub sid: Option<String>,
+    /// The host's outbox status, e.g. "sent".
+    pub status: String,
+    /// The latest status Twilio reported, e.g. "delivered".
+    #[serde(default)]
+    pub delivery_status: Option<String>,
 }
 
 impl Context {
@@ -128,6 +194,7 @@ impl Context {
             estimate: None,
             now,
             settings: BTreeMap::new(),
+            reply: None,
         }
     }
 }

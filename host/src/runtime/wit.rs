@@ -1,7 +1,259 @@
-//! The WIT contract versions this host can load. Each released version has
-//! its own module with one `bindgen!`; `latest` is the one new plugins target.
-//! Nothing outside `runtime` sees generated types.
+//! The WIT contract versions this host loads. Each released version has its
+//! own module with its one `bindgen!` and the conversions that changed; the
+//! conversions every version shares come from [`shared_conversions!`].
+//! [`Version::of`] reads which version a component was built for, and
+//! [`PluginPre`] and [`Bindings`] hide the difference from the rest of the
+//! runtime. Nothing outside `runtime` sees generated types.
+
+use std::collections::BTreeMap;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Result, Store};
+
+use crate::runtime::state::PluginState;
+use crate::runtime::types;
+
+/// Conversions between the host's [`types`] and the generated types of one
+/// contract version, for the records and functions unchanged since 0.1.0.
+/// `$wit` and `$wit_host` name the version's generated `types` and `host`
+/// modules (imported in the calling module). The caller writes
+/// `From<&types::Context> for $wit::Context` itself: that record grows.
+macro_rules! shared_conversions {
+    ($wit:ident, $wit_host:ident) => {
+        impl $wit::Host for PluginState {}
+
+        impl $wit_host::Host for PluginState {
+            fn log(&mut self, level: $wit_host::Level, message: String) {
+                let level = match level {
+                    $wit_host::Level::Debug => tracing::Level::DEBUG,
+                    $wit_host::Level::Info => tracing::Level::INFO,
+                    $wit_host::Level::Warn => tracing::Level::WARN,
+                    $wit_host::Level::Error => tracing::Level::ERROR,
+                };
+                self.guest_log(level, &message);
+            }
+        }
+
+        impl From<&types::Event> for $wit::Event {
+            fn from(e: &types::Event) -> Self {
+                $wit::Event {
+                    id: e.id.clone(),
+                    source: e.source.clone(),
+                    kind: e.kind.clone(),
+                    business_id: e.business_id.clone(),
+                    received_at: e.received_at.clone(),
+                    data: e.data.clone(),
+                }
+            }
+        }
+
+        fn money(m: &types::Money) -> $wit::Money {
+            $wit::Money { amount: m.amount.clone(), currency: m.currency.clone() }
+        }
+
+        fn customer(c: &types::Customer) -> $wit::Customer {
+            $wit::Customer {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                email: c.email.clone(),
+                mobile: c.mobile.clone(),
+                phone: c.phone.clone(),
+            }
+        }
+
+        fn invoice(i: &types::Invoice) -> $wit::Invoice {
+            $wit::Invoice {
+                id: i.id.clone(),
+                number: i.number.clone(),
+                status: i.status.clone(),
+                total: money(&i.total),
+                amount_due: money(&i.amount_due),
+                due_date: i.due_date.clone(),
+                view_url: i.view_url.clone(),
+            }
+        }
+
+        fn estimate(e: &types::Estimate) -> $wit::Estimate {
+            $wit::Estimate {
+                id: e.id.clone(),
+                number: e.number.clone(),
+                status: e.status.clone(),
+                total: money(&e.total),
+                due_date: e.due_date.clone(),
+                view_url: e.view_url.clone(),
+            }
+        }
+
+        fn settings(s: &BTreeMap<String, String>) -> Vec<(String, String)> {
+            s.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        }
+
+        /// The WIT context for `c`, with `defaults` (the plugin's configured
+        /// settings) filling in every setting `c` does not already have.
+        pub fn context(c: &types::Context, defaults: &BTreeMap<String, String>) -> $wit::Context {
+            let mut context = $wit::Context::from(c);
+            let extra = defaults.iter().filter(|(k, _)| !c.settings.contains_key(*k));
+            context.settings.extend(extra.map(|(k, v)| (k.clone(), v.clone())));
+            context
+        }
+
+        impl From<$wit::Recipient> for types::Recipient {
+            fn from(r: $wit::Recipient) -> Self {
+                match r {
+                    $wit::Recipient::Customer => types::Recipient::Customer,
+                    $wit::Recipient::Team(name) => types::Recipient::Team(name),
+                    $wit::Recipient::Number(number) => types::Recipient::Number(number),
+                }
+            }
+        }
+
+        impl From<$wit::Message> for types::Message {
+            fn from(m: $wit::Message) -> Self {
+                types::Message { to: m.to.into(), body: m.body, key: m.key, not_before: m.not_before }
+            }
+        }
+
+        impl From<$wit::Action> for types::Action {
+            fn from(a: $wit::Action) -> Self {
+                match a {
+                    $wit::Action::Sms(m) => types::Action::Sms(m.into()),
+                    $wit::Action::Call(m) => types::Action::Call(m.into()),
+                    $wit::Action::Cancel(prefix) => types::Action::Cancel { prefix },
+                }
+            }
+        }
+
+        impl From<$wit::Manifest> for types::Manifest {
+            fn from(m: $wit::Manifest) -> Self {
+                types::Manifest { name: m.name, version: m.version, description: m.description, subscribes: m.subscribes }
+            }
+        }
+    };
+}
 
 pub mod since_v0_1_0;
+pub mod since_v0_2_0;
 
-pub use since_v0_1_0 as latest;
+/// A released contract version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// `ml-connector:plugin@0.1.0`.
+    V0_1_0,
+    /// `ml-connector:plugin@0.2.0`: adds `context.reply`.
+    V0_2_0,
+}
+
+impl Version {
+    /// Every version this host loads, newest first.
+    pub const ALL: [Version; 2] = [Version::V0_2_0, Version::V0_1_0];
+    /// The version the SDK targets.
+    pub const LATEST: Version = Version::V0_2_0;
+
+    /// `"0.2.0"`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::V0_1_0 => "0.1.0",
+            Version::V0_2_0 => "0.2.0",
+        }
+    }
+
+    /// The handler export a component built for this version has.
+    pub fn handler_export(self) -> &'static str {
+        match self {
+            Version::V0_1_0 => since_v0_1_0::HANDLER_EXPORT,
+            Version::V0_2_0 => since_v0_2_0::HANDLER_EXPORT,
+        }
+    }
+
+    /// The newest version whose handler `component` exports, if any.
+    pub fn of(component: &Component) -> Option<Version> {
+        Version::ALL.into_iter().find(|v| component.get_export_index(None, v.handler_export()).is_some())
+    }
+}
+
+/// The linker every plugin shares: WASI p2 (locked down per store) plus the
+/// `host` import of every version.
+pub fn linker(engine: &Engine) -> Result<Linker<PluginState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    since_v0_1_0::add_to_linker(&mut linker)?;
+    since_v0_2_0::add_to_linker(&mut linker)?;
+    Ok(linker)
+}
+
+/// A component linked and pre-instantiated under the version it was built for.
+pub enum PluginPre {
+    /// Built for 0.1.0.
+    V0_1_0(since_v0_1_0::NotifierPre<PluginState>),
+    /// Built for 0.2.0.
+    V0_2_0(since_v0_2_0::NotifierPre<PluginState>),
+}
+
+impl PluginPre {
+    /// Links `component` as a plugin of `version` (see [`Version::of`]).
+    pub fn new(linker: &Linker<PluginState>, component: &Component, version: Version) -> Result<Self> {
+        let pre = linker.instantiate_pre(component)?;
+        Ok(match version {
+            Version::V0_1_0 => PluginPre::V0_1_0(since_v0_1_0::NotifierPre::new(pre)?),
+            Version::V0_2_0 => PluginPre::V0_2_0(since_v0_2_0::NotifierPre::new(pre)?),
+        })
+    }
+
+    /// The version it was linked under.
+    pub fn version(&self) -> Version {
+        match self {
+            PluginPre::V0_1_0(_) => Version::V0_1_0,
+            PluginPre::V0_2_0(_) => Version::V0_2_0,
+        }
+    }
+
+    /// A new instance in `store`.
+    pub fn instantiate(&self, store: &mut Store<PluginState>) -> Result<Bindings> {
+        Ok(match self {
+            PluginPre::V0_1_0(pre) => Bindings::V0_1_0(pre.instantiate(store)?),
+            PluginPre::V0_2_0(pre) => Bindings::V0_2_0(pre.instantiate(store)?),
+        })
+    }
+}
+
+/// One instance's exports, whatever its version.
+pub enum Bindings {
+    /// Built for 0.1.0.
+    V0_1_0(since_v0_1_0::Notifier),
+    /// Built for 0.2.0.
+    V0_2_0(since_v0_2_0::Notifier),
+}
+
+impl Bindings {
+    /// Calls `describe`.
+    pub fn describe(&self, store: &mut Store<PluginState>) -> Result<types::Manifest> {
+        Ok(match self {
+            Bindings::V0_1_0(b) => b.ml_connector_plugin_handler().call_describe(store)?.into(),
+            Bindings::V0_2_0(b) => b.ml_connector_plugin_handler().call_describe(store)?.into(),
+        })
+    }
+
+    /// Calls `handle` with `context`, its settings filled in from `defaults`.
+    /// What this version's context has no field for is left out.
+    pub fn handle(
+        &self,
+        store: &mut Store<PluginState>,
+        event: &types::Event,
+        context: &types::Context,
+        defaults: &BTreeMap<String, String>,
+    ) -> Result<Result<Vec<types::Action>, String>> {
+        fn actions<A: Into<types::Action>>(r: Result<Vec<A>, String>) -> Result<Vec<types::Action>, String> {
+            r.map(|actions| actions.into_iter().map(Into::into).collect())
+        }
+        Ok(match self {
+            Bindings::V0_1_0(b) => {
+                let (event, context) = (event.into(), since_v0_1_0::context(context, defaults));
+                actions(b.ml_connector_plugin_handler().call_handle(store, &event, &context)?)
+            }
+            Bindings::V0_2_0(b) => {
+                let (event, context) = (event.into(), since_v0_2_0::context(context, defaults));
+                actions(b.ml_connector_plugin_handler().call_handle(store, &event, &context)?)
+            }
+        })
+    }
+}

@@ -189,7 +189,7 @@ pub async fn inbound(
         business_id: source.as_ref().and_then(|e| e.business_id.clone()),
         received_at: record.message.received_at,
         body: raw.to_vec(),
-        data: callbacks::event_data(&record, original.as_ref(), source.as_ref()),
+        data: callbacks::ReceivedData::new(&record, original.as_ref(), source.as_ref()).to_json(),
     };
     match state.ingest.submit(event).await {
         Ok(outcome) => {

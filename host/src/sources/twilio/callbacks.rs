@@ -1,7 +1,8 @@
 //! Twilio webhook payloads: form parsing, status ranks (a status never moves a message
 //! backwards), opt-out keywords, and the `message.received` event an inbound reply becomes.
 
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::store::{InboundRecord, OptChange, OutboxMessage, StoredEvent};
 
@@ -84,36 +85,101 @@ pub fn event_id(message_sid: &str) -> String {
     format!("{SOURCE}:{message_sid}")
 }
 
-/// The `data` of a `message.received` event: the reply, the original message and its source
-/// event (null when the reply matched no sent message). Documented in `wit/PENDING.md` as the
-/// candidate for a future `context.reply` field; `sdk::twilio::MessageReceived` reads it.
-pub fn event_data(reply: &InboundRecord, original: Option<&OutboxMessage>, source: Option<&StoredEvent>) -> String {
-    let m = &reply.message;
-    json!({
-        "reply": {
-            "sid": m.sid,
-            "from": m.from,
-            "to": m.to,
-            "body": m.body,
-            "opt_out_type": m.opt_out_type,
-            "received_at": m.received_at.to_rfc3339(),
-        },
-        "original": original.map(|o| json!({
-            "id": o.row.id,
-            "key": o.row.key,
-            "plugin": o.row.plugin,
-            "body": o.row.body,
-            "to": o.row.to,
-            "to_number": o.to_number,
-            "sid": o.sid,
-        })),
-        "source_event": source.map(|e| json!({ "id": e.id, "kind": e.kind })),
-    })
-    .to_string()
+/// The `data` of a `message.received` event, as written at ingest: the reply, and which
+/// message it answers and that message's source event (`null` when it matched no sent message).
+/// Plugins built for WIT 0.2.0 get the full records in `context.reply` (see
+/// [`super::replies`]); 0.1.0 plugins read this JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedData {
+    /// The inbound SMS.
+    pub reply: ReplyData,
+    /// The message it answers, as it was when the reply arrived.
+    pub original: Option<OriginalData>,
+    /// That message's source event.
+    pub source_event: Option<SourceEventRef>,
+}
+
+/// An inbound SMS in [`ReceivedData`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyData {
+    /// `MessageSid`.
+    pub sid: String,
+    /// `From`.
+    pub from: String,
+    /// `To`.
+    pub to: String,
+    /// `Body`.
+    pub body: String,
+    /// `OptOutType`.
+    pub opt_out_type: Option<String>,
+    /// When the host received it, RFC 3339.
+    pub received_at: String,
+}
+
+/// The answered message in [`ReceivedData`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginalData {
+    /// Outbox row id.
+    pub id: i64,
+    /// The plugin's key.
+    pub key: String,
+    /// The plugin.
+    pub plugin: String,
+    /// The text.
+    pub body: String,
+    /// The abstract recipient.
+    pub to: String,
+    /// The number it went to.
+    pub to_number: Option<String>,
+    /// Twilio's SID.
+    pub sid: Option<String>,
+}
+
+/// The source event in [`ReceivedData`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceEventRef {
+    /// Event id.
+    pub id: String,
+    /// Event kind.
+    pub kind: String,
+}
+
+impl ReceivedData {
+    /// The data for `reply`, linked to `original` and its `source` event.
+    pub fn new(reply: &InboundRecord, original: Option<&OutboxMessage>, source: Option<&StoredEvent>) -> Self {
+        let m = &reply.message;
+        ReceivedData {
+            reply: ReplyData {
+                sid: m.sid.clone(),
+                from: m.from.clone(),
+                to: m.to.clone(),
+                body: m.body.clone(),
+                opt_out_type: m.opt_out_type.clone(),
+                received_at: m.received_at.to_rfc3339(),
+            },
+            original: original.map(|o| OriginalData {
+                id: o.row.id,
+                key: o.row.key.clone(),
+                plugin: o.row.plugin.clone(),
+                body: o.row.body.clone(),
+                to: o.row.to.clone(),
+                to_number: o.to_number.clone(),
+                sid: o.sid.clone(),
+            }),
+            source_event: source.map(|e| SourceEventRef { id: e.id.clone(), kind: e.kind.clone() }),
+        }
+    }
+
+    /// The JSON text stored as the event's `data`.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("plain data serializes")
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

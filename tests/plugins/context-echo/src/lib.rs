@@ -2,6 +2,7 @@
 //! `customer=<id> mobile=<E.164|none> phone=<…> invoice=<number|none>
 //! business=<name>`, so end-to-end tests can check the context a plugin saw.
 
+// Built against the frozen WIT 0.1.0 on purpose: it shows the host still loads 0.1.0 plugins.
 wit_bindgen::generate!({ path: "../../../wit/since_v0.1.0", world: "notifier" });
 
 use exports::ml_connector::plugin::handler::{Action, Context, Event, Guest, Manifest};

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+// Built against the frozen WIT 0.1.0 on purpose: it shows the host still loads 0.1.0 plugins.
 wit_bindgen::generate!({ path: "../../../wit/since_v0.1.0", world: "notifier" });
 
 use exports::ml_connector::plugin::handler::{Action, Context, Event, Guest, Manifest};

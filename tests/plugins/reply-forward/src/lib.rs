@@ -1,40 +1,44 @@
-//! Reacts to `message.received` (an inbound SMS reply, see `wit/PENDING.md`): a reply that asks
-//! a question ("PAID?") is forwarded to the accounting team with the message and event it
-//! answers, read from the event's `data`.
+//! Reacts to `message.received` (an inbound SMS reply) through the SDK and WIT 0.2.0's
+//! `context.reply`: a reply that asks a question ("PAID?") is forwarded to the accounting team
+//! with the message it answers (channel, key, delivery status) and that message's source event.
 
-wit_bindgen::generate!({ path: "../../../wit/since_v0.1.0", world: "notifier" });
+use ml_connector_sdk::twilio::MESSAGE_RECEIVED;
+use ml_connector_sdk::{Action, Channel, Context, Event, Manifest, Plugin, Recipient};
 
-use exports::ml_connector::plugin::handler::{Action, Context, Event, Guest, Manifest};
-use ml_connector::plugin::types::{Message, Recipient};
+pub struct ReplyForward;
 
-struct ReplyForward;
-
-impl Guest for ReplyForward {
+impl Plugin for ReplyForward {
     fn describe() -> Manifest {
         Manifest {
             name: "reply-forward".into(),
-            version: "0.1.0".into(),
+            version: "0.2.0".into(),
             description: "Forwards questions customers reply by SMS to the accounting team.".into(),
-            subscribes: vec!["message.received".into()],
+            subscribes: vec![MESSAGE_RECEIVED.into()],
         }
     }
 
-    fn handle(event: Event, _context: Context) -> Result<Vec<Action>, String> {
-        let data: serde_json::Value = serde_json::from_str(&event.data).map_err(|e| e.to_string())?;
-        let text = data["reply"]["body"].as_str().unwrap_or_default();
-        if !text.contains('?') {
+    fn handle(event: Event, context: Context) -> Result<Vec<Action>, String> {
+        let reply = context.reply.ok_or("a message.received event without context.reply")?;
+        if !reply.body.contains('?') {
             return Ok(Vec::new());
         }
-        let from = data["reply"]["from"].as_str().unwrap_or("?");
-        let source = data["source_event"]["id"].as_str().unwrap_or("no event");
-        let original = data["original"]["key"].as_str().unwrap_or("no message");
-        Ok(vec![Action::Sms(Message {
-            to: Recipient::Team("accounting".into()),
-            body: format!("Reply from {from} about {source} ({original}): {text}"),
-            key: format!("reply:{}", event.id),
-            not_before: None,
-        })])
+        let about = match &reply.source_event {
+            Some(source) => format!("{} {}", source.kind, source.id),
+            None => "no event".into(),
+        };
+        let answers = match &reply.original {
+            Some(m) => {
+                let channel = match m.channel {
+                    Channel::Sms => "sms",
+                    Channel::Call => "call",
+                };
+                format!("{channel} {} by {}, {}", m.key, m.plugin, m.delivery_status.as_deref().unwrap_or(&m.status))
+            }
+            None => "no message".into(),
+        };
+        let body = format!("Reply from {} about {about} ({answers}): {}", reply.from, reply.body);
+        Ok(vec![Action::sms(Recipient::Team("accounting".into()), body, format!("reply:{}", event.id))])
     }
 }
 
-export!(ReplyForward);
+ml_connector_sdk::export_plugin!(ReplyForward);

@@ -1,0 +1,76 @@
+//! Bindings for `ml-connector:plugin@0.2.0` (`wit/since_v0.2.0/`, the SDK's
+//! version) and conversions between its generated types and the host's own.
+
+use std::collections::BTreeMap;
+
+use wasmtime::Result;
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::runtime::state::PluginState;
+use crate::runtime::types;
+
+wasmtime::component::bindgen!({
+    path: "../wit/since_v0.2.0",
+    world: "notifier",
+});
+
+use self::ml_connector::plugin::host as wit_host;
+use self::ml_connector::plugin::types as wit;
+
+/// The export a component must have to be loaded under this version.
+pub const HANDLER_EXPORT: &str = "ml-connector:plugin/handler@0.2.0";
+
+/// Adds this version's `host` import to `linker`.
+pub fn add_to_linker(linker: &mut Linker<PluginState>) -> Result<()> {
+    Notifier::add_to_linker::<PluginState, HasSelf<PluginState>>(linker, |state| state)
+}
+
+shared_conversions!(wit, wit_host);
+
+impl From<&types::Context> for wit::Context {
+    fn from(c: &types::Context) -> Self {
+        wit::Context {
+            business_name: c.business_name.clone(),
+            customer: c.customer.as_ref().map(customer),
+            invoice: c.invoice.as_ref().map(invoice),
+            estimate: c.estimate.as_ref().map(estimate),
+            now: c.now.clone(),
+            settings: settings(&c.settings),
+            reply: c.reply.as_ref().map(reply),
+        }
+    }
+}
+
+fn reply(r: &types::Reply) -> wit::Reply {
+    wit::Reply {
+        sid: r.sid.clone(),
+        from: r.from.clone(),
+        to: r.to.clone(),
+        body: r.body.clone(),
+        opt_out_type: r.opt_out_type.clone(),
+        received_at: r.received_at.clone(),
+        original: r.original.as_ref().map(sent_message),
+        source_event: r.source_event.as_ref().map(wit::Event::from),
+    }
+}
+
+fn sent_message(m: &types::SentMessage) -> wit::SentMessage {
+    wit::SentMessage {
+        plugin: m.plugin.clone(),
+        key: m.key.clone(),
+        channel: match m.channel {
+            types::Channel::Sms => wit::Channel::Sms,
+            types::Channel::Call => wit::Channel::Call,
+        },
+        to: match &m.to {
+            types::Recipient::Customer => wit::Recipient::Customer,
+            types::Recipient::Team(name) => wit::Recipient::Team(name.clone()),
+            types::Recipient::Number(number) => wit::Recipient::Number(number.clone()),
+        },
+        to_number: m.to_number.clone(),
+        body: m.body.clone(),
+        sid: m.sid.clone(),
+        status: m.status.clone(),
+        delivery_status: m.delivery_status.clone(),
+    }
+}

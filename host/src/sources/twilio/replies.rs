@@ -1,0 +1,86 @@
+//! The context of an inbound SMS reply (`message.received`): the message it
+//! answers and that message's source event, read from the store at dispatch,
+//! and the source event's own enrichment (business, customer, invoice), so a
+//! plugin sees a "PAID?" reply next to the invoice it is about.
+
+use std::sync::Arc;
+
+use chrono::SecondsFormat;
+
+use super::callbacks::{MESSAGE_RECEIVED, ReceivedData, SOURCE};
+use crate::dispatch::enrich::{EnrichError, Enricher};
+use crate::dispatch::plugin_event;
+use crate::runtime::types::{Channel as PluginChannel, Context, Event, Recipient, Reply, SentMessage};
+use crate::store::{Channel, OutboxMessage, Store, StoreError};
+
+/// Wraps another [`Enricher`]: `message.received` events get `context.reply`
+/// and the context of their source event; every other event passes through.
+pub struct ReplyEnricher {
+    inner: Arc<dyn Enricher>,
+    store: Arc<dyn Store>,
+}
+
+impl ReplyEnricher {
+    /// Replies are looked up in `store`; everything else is `inner`'s.
+    pub fn new(inner: Arc<dyn Enricher>, store: Arc<dyn Store>) -> Self {
+        ReplyEnricher { inner, store }
+    }
+
+    fn sent_message(&self, m: OutboxMessage) -> Result<SentMessage, StoreError> {
+        Ok(SentMessage {
+            delivery_status: self.store.delivery_status(m.row.id)?,
+            plugin: m.row.plugin,
+            key: m.row.key,
+            channel: match m.row.channel {
+                Channel::Sms => PluginChannel::Sms,
+                Channel::Call => PluginChannel::Call,
+            },
+            to: Recipient::from(m.row.to),
+            to_number: m.to_number,
+            body: m.row.body,
+            sid: m.sid,
+            status: m.row.status.as_str().to_owned(),
+        })
+    }
+}
+
+impl Enricher for ReplyEnricher {
+    fn context(&self, event: &Event) -> Result<Context, EnrichError> {
+        if event.source != SOURCE || event.kind != MESSAGE_RECEIVED {
+            return self.inner.context(event);
+        }
+        let data: ReceivedData = match serde_json::from_str(&event.data) {
+            Ok(data) => data,
+            Err(e) => {
+                tracing::error!(event_id = %event.id, error = %e, "Unreadable reply data; plugins get the event without context.reply.");
+                return self.inner.context(event);
+            }
+        };
+        let unavailable = |e: StoreError| EnrichError::Unavailable(format!("cannot read the replied-to message: {e}"));
+        let original = match &data.original {
+            Some(o) => self.store.get_message(o.id).map_err(unavailable)?,
+            None => None,
+        };
+        let original = original.map(|m| self.sent_message(m)).transpose().map_err(unavailable)?;
+        let source_event = match &data.source_event {
+            Some(s) => self.store.get_event(&s.id).map_err(unavailable)?.map(|e| plugin_event(&e)),
+            None => None,
+        };
+        let mut context = self.inner.context(source_event.as_ref().unwrap_or(event))?;
+        let reply = data.reply;
+        let received_at = chrono::DateTime::parse_from_rfc3339(&reply.received_at)
+            .map(|t| t.to_utc().to_rfc3339_opts(SecondsFormat::Millis, true))
+            .unwrap_or(reply.received_at);
+        context.reply = Some(Reply {
+            sid: reply.sid,
+            from: reply.from,
+            to: reply.to,
+            body: reply.body,
+            opt_out_type: reply.opt_out_type,
+            received_at,
+            original,
+            source_event,
+        });
+        Ok(context)
+    }
+}
