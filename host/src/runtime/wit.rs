@@ -13,13 +13,19 @@ use wasmtime::{Engine, Result, Store};
 use crate::runtime::state::PluginState;
 use crate::runtime::types;
 
-/// Conversions between the host's [`types`] and the generated types of one
-/// contract version, for the records and functions unchanged since 0.1.0.
-/// `$wit` and `$wit_host` name the version's generated `types` and `host`
-/// modules (imported in the calling module). The caller writes
-/// `From<&types::Context> for $wit::Context` itself: that record grows.
+/// What every contract version's module has beside its `bindgen!`:
+/// `add_to_linker`, the `host` import, and the conversions between the host's
+/// [`types`] and the version's generated types. `$wit` and `$wit_host` name
+/// the version's generated `types` and `host` modules (imported in the calling
+/// module); each `$field = $convert` is a context field added since 0.1.0 and
+/// the function (`fn(&types::Context) -> …`) that fills it.
 macro_rules! shared_conversions {
-    ($wit:ident, $wit_host:ident) => {
+    ($wit:ident, $wit_host:ident $(, $field:ident = $convert:ident)* $(,)?) => {
+        /// Adds this version's `host` import to `linker`.
+        pub fn add_to_linker(linker: &mut wasmtime::component::Linker<PluginState>) -> wasmtime::Result<()> {
+            Notifier::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(linker, |state| state)
+        }
+
         impl $wit::Host for PluginState {}
 
         impl $wit_host::Host for PluginState {
@@ -84,8 +90,18 @@ macro_rules! shared_conversions {
             }
         }
 
-        fn settings(s: &BTreeMap<String, String>) -> Vec<(String, String)> {
-            s.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        impl From<&types::Context> for $wit::Context {
+            fn from(c: &types::Context) -> Self {
+                $wit::Context {
+                    business_name: c.business_name.clone(),
+                    customer: c.customer.as_ref().map(customer),
+                    invoice: c.invoice.as_ref().map(invoice),
+                    estimate: c.estimate.as_ref().map(estimate),
+                    now: c.now.clone(),
+                    settings: c.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    $($field: $convert(c),)*
+                }
+            }
         }
 
         /// The WIT context for `c`, with `defaults` (the plugin's configured

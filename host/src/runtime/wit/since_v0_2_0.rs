@@ -3,9 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use wasmtime::Result;
-use wasmtime::component::{HasSelf, Linker};
-
 use crate::runtime::state::PluginState;
 use crate::runtime::types;
 
@@ -20,29 +17,11 @@ use self::ml_connector::plugin::types as wit;
 /// The export a component must have to be loaded under this version.
 pub const HANDLER_EXPORT: &str = "ml-connector:plugin/handler@0.2.0";
 
-/// Adds this version's `host` import to `linker`.
-pub fn add_to_linker(linker: &mut Linker<PluginState>) -> Result<()> {
-    Notifier::add_to_linker::<PluginState, HasSelf<PluginState>>(linker, |state| state)
-}
+shared_conversions!(wit, wit_host, reply = reply);
 
-shared_conversions!(wit, wit_host);
-
-impl From<&types::Context> for wit::Context {
-    fn from(c: &types::Context) -> Self {
-        wit::Context {
-            business_name: c.business_name.clone(),
-            customer: c.customer.as_ref().map(customer),
-            invoice: c.invoice.as_ref().map(invoice),
-            estimate: c.estimate.as_ref().map(estimate),
-            now: c.now.clone(),
-            settings: settings(&c.settings),
-            reply: c.reply.as_ref().map(reply),
-        }
-    }
-}
-
-fn reply(r: &types::Reply) -> wit::Reply {
-    wit::Reply {
+/// `context.reply`, new in 0.2.0.
+fn reply(c: &types::Context) -> Option<wit::Reply> {
+    c.reply.as_ref().map(|r| wit::Reply {
         sid: r.sid.clone(),
         from: r.from.clone(),
         to: r.to.clone(),
@@ -51,7 +30,7 @@ fn reply(r: &types::Reply) -> wit::Reply {
         received_at: r.received_at.clone(),
         original: r.original.as_ref().map(sent_message),
         source_event: r.source_event.as_ref().map(wit::Event::from),
-    }
+    })
 }
 
 fn sent_message(m: &types::SentMessage) -> wit::SentMessage {
