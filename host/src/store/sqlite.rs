@@ -16,9 +16,8 @@ use rusqlite::{
 };
 
 use super::{
-    Attempt, Channel, DispatchResult, EventStatus, FailureRecord, HistoryRecord, InsertOutcome,
-    LookupRecord, MessageFilter, MessageUpdate, NewEvent, OutboxMessage, OutboxRow, OutboxStatus,
-    ResealFn, Result, Store, StoreError, StoredEvent,
+    Attempt, DispatchResult, EventStatus, FailureRecord, HistoryRecord, InsertOutcome,
+    LookupRecord, MessageFilter, MessageUpdate, NewEvent, OutboxMessage, OutboxRow, ResealFn, Result, Store, StoreError, StoredEvent,
 };
 
 /// How long a statement waits for another process's lock (e.g. a CLI command) before failing
@@ -370,69 +369,8 @@ impl Store for SqliteStore {
     }
 
     fn list_outbox(&self, limit: usize) -> Result<Vec<OutboxRow>> {
-        const OP: &str = "list outbox";
-        type Raw = (
-            i64,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            Option<i64>,
-            String,
-            i64,
-        );
-        let conn = self.reader();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, event_id, plugin, key, channel, recipient, body, not_before, status,
-                        created_at
-                 FROM outbox ORDER BY id DESC LIMIT ?1",
-            )
-            .op(OP)?;
-        let rows = stmt
-            .query_map([sql_limit(limit)], |row| {
-                Ok::<Raw, _>((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get(5)?,
-                    row.get(6)?,
-                    row.get(7)?,
-                    row.get(8)?,
-                    row.get(9)?,
-                ))
-            })
-            .op(OP)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .op(OP)?;
-        rows.into_iter()
-            .map(
-                |(id, event_id, plugin, key, channel, to, body, not_before, status, created_at)| {
-                    let corrupt = |reason: String| StoreError::Corrupt {
-                        table: "outbox",
-                        reason,
-                    };
-                    Ok(OutboxRow {
-                        channel: Channel::parse(&channel)
-                            .ok_or_else(|| corrupt(format!("row {id} has channel {channel:?}")))?,
-                        status: OutboxStatus::parse(&status)
-                            .ok_or_else(|| corrupt(format!("row {id} has status {status:?}")))?,
-                        not_before: not_before.map(|ms| from_millis("outbox", ms)).transpose()?,
-                        created_at: from_millis("outbox", created_at)?,
-                        id,
-                        event_id,
-                        plugin,
-                        key,
-                        to,
-                        body,
-                    })
-                },
-            )
-            .collect()
+        let filter = MessageFilter { limit, ..MessageFilter::default() };
+        Ok(sender::list(&self.reader(), &filter)?.into_iter().map(|m| m.row).collect())
     }
 
     fn put_secret(&self, name: &str, sealed: &[u8]) -> Result<()> {

@@ -3,7 +3,7 @@
 use chrono::TimeZone as _;
 
 use super::*;
-use crate::store::{NewMessage, PluginFailure};
+use crate::store::{Channel, NewMessage, OutboxStatus, PluginFailure};
 
 fn open_temp() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();

@@ -219,20 +219,6 @@ type RawInbound = (
     i64,
 );
 
-fn read_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawInbound> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
-}
-
 fn to_record(raw: RawInbound) -> Result<InboundRecord> {
     let (sid, from, to, body, opt_out_type, outbox_id, event_id, params, at) = raw;
     Ok(InboundRecord {
@@ -256,7 +242,7 @@ fn read_one(conn: &Connection, sid: &str) -> Result<Option<InboundRecord>> {
         .query_row(
             &format!("SELECT {COLUMNS} FROM inbound_messages WHERE sid = ?1"),
             [sid],
-            read_raw,
+            |row| RawInbound::try_from(row),
         )
         .optional()
         .op("read inbound message")?;
@@ -271,7 +257,7 @@ pub(super) fn replies(conn: &Connection, outbox_id: i64) -> Result<Vec<InboundRe
         ))
         .op(OP)?;
     let rows = stmt
-        .query_map([outbox_id], read_raw)
+        .query_map([outbox_id], |row| RawInbound::try_from(row))
         .op(OP)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .op(OP)?;
@@ -307,19 +293,26 @@ mod tests {
                 data: "{}".into(),
             })
             .unwrap();
+        let id = dispatch_and_send(&store, "k", "Invoice overdue", "SM1");
+        (dir, store, id)
+    }
+
+    /// Dispatches one SMS for `evt-1` under `key` and marks it sent to `+14155550100` as `sid`;
+    /// returns its outbox id.
+    fn dispatch_and_send(store: &SqliteStore, key: &str, body: &str, sid: &str) -> i64 {
         let result = DispatchResult {
             messages: vec![NewMessage {
                 plugin: "p".into(),
-                key: "k".into(),
+                key: key.into(),
                 channel: Channel::Sms,
                 to: "customer".into(),
-                body: "Invoice overdue".into(),
+                body: body.into(),
                 not_before: None,
             }],
             ..DispatchResult::default()
         };
         store.complete_dispatch("evt-1", &result).unwrap();
-        let id = store.list_outbox(1).unwrap()[0].id;
+        let id = store.list_outbox(10).unwrap().iter().find(|r| r.key == key).unwrap().id;
         let update = MessageUpdate {
             id,
             status: OutboxStatus::Sent,
@@ -327,13 +320,13 @@ mod tests {
             next_attempt_at: None,
             sending_since: None,
             to_number: Some("+14155550100".into()),
-            sid: Some("SM1".into()),
+            sid: Some(sid.into()),
             error_code: None,
             error_message: None,
             history: Some("sent".into()),
         };
         assert!(store.update_message(&update, None).unwrap());
-        (dir, store, id)
+        id
     }
 
     fn callback(sid: &str, status: &str, rank: u8) -> StatusCallback {
@@ -401,36 +394,7 @@ mod tests {
         let early = store.record_status_callback(&callback("SM2", "delivered", 3)).unwrap();
         assert_eq!(early, CallbackOutcome::Recorded { outbox_id: None, advanced: false });
         store.record_status_callback(&callback("SM2", "sent", 2)).unwrap();
-        store
-            .complete_dispatch(
-                "evt-1",
-                &DispatchResult {
-                    messages: vec![NewMessage {
-                        plugin: "p".into(),
-                        key: "k2".into(),
-                        channel: Channel::Sms,
-                        to: "customer".into(),
-                        body: "second".into(),
-                        not_before: None,
-                    }],
-                    ..DispatchResult::default()
-                },
-            )
-            .unwrap();
-        let id = store.list_outbox(10).unwrap().iter().find(|r| r.key == "k2").unwrap().id;
-        let update = MessageUpdate {
-            id,
-            status: OutboxStatus::Sent,
-            attempts: 1,
-            next_attempt_at: None,
-            sending_since: None,
-            to_number: Some("+14155550100".into()),
-            sid: Some("SM2".into()),
-            error_code: None,
-            error_message: None,
-            history: Some("sent".into()),
-        };
-        assert!(store.update_message(&update, None).unwrap());
+        let id = dispatch_and_send(&store, "k2", "second", "SM2");
         assert_eq!(store.delivery_status(id).unwrap().as_deref(), Some("delivered"));
         let history: Vec<String> = store.list_history(id).unwrap().into_iter().map(|h| h.status).collect();
         assert_eq!(history, ["sent", "delivered", "sent"]);
