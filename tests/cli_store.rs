@@ -14,7 +14,8 @@ use chrono::Utc;
 use ml_connector::secrets::{MasterKey, SecretString};
 use ml_connector::sources::wave::signature;
 use ml_connector::store::sqlite::SqliteStore;
-use ml_connector::store::{Channel, DispatchResult, NewEvent, NewMessage, PluginFailure, Store};
+use ml_connector::model::Channel;
+use ml_connector::store::{DispatchResult, NewEvent, NewMessage, PluginFailure, Store};
 use serde_json::Value;
 
 const WEBHOOK_SECRET: &str = "whsec_canary_Zq7pL2vX9";

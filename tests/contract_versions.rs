@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use ml_connector::builtin;
-use ml_connector::runtime::types::{Action, Channel, Context, Event, Recipient, Reply, SentMessage};
+use ml_connector::model::{Action, Channel, Context, Event, Recipient, Reply, SentMessage};
 use ml_connector::runtime::{Limits, LoadError, Runtime, RuntimeOptions};
 use support::{load, tests_dir};
 

@@ -143,7 +143,7 @@ fn plugin_list_and_inspect_show_the_manifests() {
 
 #[test]
 fn configured_settings_reach_the_plugin_and_context_settings_override_them() {
-    use ml_connector::runtime::types::{Action, Recipient};
+    use ml_connector::model::{Action, Recipient};
     let harness = Harness::new().unwrap();
     let case = tests_dir().join("cases/invoice-overdue-overdue");
     let body = std::fs::read(case.join("event.json")).unwrap();
@@ -151,7 +151,7 @@ fn configured_settings_reach_the_plugin_and_context_settings_override_them() {
     context.settings.clear();
     let configured = BTreeMap::from([("team_contact".to_string(), "collections".to_string())]);
     let plugin = harness.load("invoice-overdue", Limits::default(), configured).unwrap();
-    let call_to = |context: &ml_connector::runtime::types::Context| {
+    let call_to = |context: &ml_connector::model::Context| {
         let actions = harness.run(&plugin, &body, Some(context)).unwrap().actions;
         actions.into_iter().find_map(|a| match a {
             Action::Call(m) => Some(m.to),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ml_connector::dispatch::run_plugins;
 use ml_connector::runtime::cache::CacheOutcome;
-use ml_connector::runtime::types::{Action, Context, Event};
+use ml_connector::model::{Action, Context, Event};
 use ml_connector::runtime::{Failure, Limits, LoadError, Plugin, Runtime, RuntimeOptions};
 use ml_connector::sinks::twilio::twiml;
 use support::{event, load, test_wasm};

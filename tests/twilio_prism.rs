@@ -14,7 +14,8 @@ use std::time::Duration;
 use ml_connector::config::TwilioMode;
 use ml_connector::sinks::twilio::service::{Credentials, TwilioService};
 use ml_connector::sinks::twilio::sink::Sender;
-use ml_connector::store::{Channel, CustomerNumbers, OutboxStatus, Store};
+use ml_connector::model::Channel;
+use ml_connector::store::{CustomerNumbers, OutboxStatus, Store};
 use twilio_support::*;
 
 fn root() -> PathBuf {

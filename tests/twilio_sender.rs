@@ -10,7 +10,8 @@ use std::time::Duration;
 use chrono::{NaiveTime, Timelike as _, Utc};
 use ml_connector::config::{QuietHours, TwilioMode};
 use ml_connector::sinks::twilio::sink::Sender;
-use ml_connector::store::{Channel, CustomerNumbers, DispatchResult, MessageUpdate, OutboxStatus, Store};
+use ml_connector::model::Channel;
+use ml_connector::store::{CustomerNumbers, DispatchResult, MessageUpdate, OutboxStatus, Store};
 use serde_json::json;
 use twilio_support::*;
 

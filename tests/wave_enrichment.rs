@@ -13,7 +13,7 @@ use chrono::{FixedOffset, Utc};
 use ml_connector::dispatch::dispatcher::{DispatchError, Dispatcher};
 use ml_connector::dispatch::enrich::{EnrichError, Enricher};
 use ml_connector::metrics::Metrics;
-use ml_connector::runtime::types::Event;
+use ml_connector::model::Event;
 use ml_connector::secrets::{MasterKey, WAVE_CLIENT_SECRET};
 use ml_connector::server::{self, AppState};
 use ml_connector::sources::wave::enrich::{self, WaveEnricher};

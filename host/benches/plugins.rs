@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ml_connector::builtin;
 use ml_connector::harness;
-use ml_connector::runtime::types::{Context, Event};
+use ml_connector::model::{Context, Event};
 use ml_connector::runtime::{Limits, Plugin, Runtime, RuntimeOptions};
 use ml_connector::sources::wave::payload;
 

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use ml_connector::config::TwilioMode;
 use ml_connector::sinks::twilio::sink::Sender;
-use ml_connector::store::{Channel, CustomerNumbers, Store};
+use ml_connector::model::Channel;
+use ml_connector::store::{CustomerNumbers, Store};
 use twilio_support::*;
 
 const BACKLOG: usize = 3_000;

@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::{SecondsFormat, Utc};
 
 use crate::builtin;
-use crate::runtime::types::{Action, Context, Event};
+use crate::model::{Action, Context, Event};
 use crate::runtime::{Invocation, Limits, LoadError, Plugin, PluginError, Runtime, RuntimeOptions};
 use crate::sources::wave::payload::{self, PayloadError};
 

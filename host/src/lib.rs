@@ -12,6 +12,7 @@ pub mod config;
 pub mod dispatch;
 pub mod harness;
 pub mod metrics;
+pub mod model;
 pub mod runtime;
 pub mod secrets;
 pub mod server;

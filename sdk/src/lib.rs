@@ -103,6 +103,15 @@ pub const MAX_KEY_BYTES: usize = 128;
 /// Most actions one `handle` call may return.
 pub const MAX_ACTIONS: usize = 20;
 
+/// `"Acme Plumbing: "`, to start a message with so the recipient knows who is
+/// writing; empty when the host knows no business name.
+pub fn sender(context: &Context) -> String {
+    match context.business_name.trim() {
+        "" => String::new(),
+        name => format!("{name}: "),
+    }
+}
+
 /// Exports `$plugin` (a type implementing [`Plugin`]) as the component's
 /// `handler`. Use it once per plugin crate, at the top level:
 ///

@@ -5,7 +5,7 @@ pub mod site;
 
 use std::path::{Path, PathBuf};
 
-use ml_connector::runtime::types::Event;
+use ml_connector::model::Event;
 use ml_connector::runtime::{Limits, Plugin, Runtime};
 
 /// The workspace's top-level `tests/` folder.

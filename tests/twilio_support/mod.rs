@@ -18,8 +18,9 @@ use ml_connector::sinks::twilio::retry::Backoff;
 use ml_connector::sinks::twilio::service::{Credentials, TwilioService};
 use ml_connector::sinks::twilio::sink::{Sender, SenderSettings};
 use ml_connector::store::sqlite::SqliteStore;
+use ml_connector::model::Channel;
 use ml_connector::store::{
-    Channel, CustomerNumbers, DispatchResult, NewEvent, NewMessage, OutboxMessage, Store,
+    CustomerNumbers, DispatchResult, NewEvent, NewMessage, OutboxMessage, Store,
 };
 use serde_json::{Value, json};
 

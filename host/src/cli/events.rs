@@ -133,7 +133,7 @@ pub fn run_outbox(config: Option<&Path>, cmd: OutboxCommand) -> anyhow::Result<E
                             r.plugin.clone(),
                             r.key.clone(),
                             r.channel.to_string(),
-                            r.to.clone(),
+                            r.to.to_string(),
                             r.status.to_string(),
                             r.not_before.map(time).unwrap_or_default(),
                             time(r.created_at),

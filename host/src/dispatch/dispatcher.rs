@@ -12,8 +12,9 @@ use crate::dispatch::enrich::{EnrichError, Enricher};
 use crate::dispatch::{plugin_event, run_plugins};
 use crate::metrics::{Metrics, PluginLabel};
 use crate::runtime::Plugin;
-use crate::runtime::types::Action;
-use crate::store::{Channel, CustomerNumbers, DispatchResult, NewMessage, PluginFailure, Store, StoreError, StoredEvent};
+use crate::model::Action;
+use crate::model::Channel;
+use crate::store::{CustomerNumbers, DispatchResult, NewMessage, PluginFailure, Store, StoreError, StoredEvent};
 
 /// Events claimed and committed per transaction: each commit is an fsync
 /// that the webhook receiver's commits wait behind, so fewer is better.
@@ -159,12 +160,12 @@ impl Dispatcher {
     }
 }
 
-fn message(plugin: &str, channel: Channel, m: crate::runtime::types::Message) -> NewMessage {
+fn message(plugin: &str, channel: Channel, m: crate::model::Message) -> NewMessage {
     NewMessage {
         plugin: plugin.to_string(),
         key: m.key,
         channel,
-        to: m.to.to_string(),
+        to: m.to,
         body: m.body,
         // Already checked to be RFC 3339 by the runtime's output limits.
         not_before: m.not_before.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc)),

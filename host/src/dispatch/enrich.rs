@@ -4,7 +4,7 @@
 
 use chrono::{FixedOffset, SecondsFormat, Utc};
 
-use crate::runtime::types::{Context, Event};
+use crate::model::{Context, Event};
 
 /// Why a context could not be built right now. The event stays pending and
 /// is retried; nothing is dropped.

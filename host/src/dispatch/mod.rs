@@ -6,7 +6,7 @@ pub mod enrich;
 
 use chrono::SecondsFormat;
 
-use crate::runtime::types::{Context, Event};
+use crate::model::{Context, Event};
 use crate::runtime::{Invocation, Plugin, PluginError};
 use crate::store::StoredEvent;
 

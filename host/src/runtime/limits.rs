@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::runtime::types::{Action, Message, Recipient};
+use crate::model::{Action, Message, Recipient};
 use crate::sinks::twilio::twiml;
 
 /// At most this many actions per call.

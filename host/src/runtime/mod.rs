@@ -5,7 +5,6 @@
 pub mod cache;
 pub mod limits;
 pub mod state;
-pub mod types;
 pub mod wit;
 
 use std::collections::BTreeMap;
@@ -21,7 +20,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use self::cache::{CacheOutcome, ComponentCache};
 pub use self::limits::Limits;
 use self::state::PluginState;
-use self::types::{Action, Context, Event, Manifest};
+use crate::model::{Action, Context, Event, Manifest};
 use self::wit::{Bindings, PluginPre, Version};
 
 /// How often the epoch advances: the granularity of CPU deadlines.

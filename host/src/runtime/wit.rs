@@ -11,14 +11,14 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Result, Store};
 
 use crate::runtime::state::PluginState;
-use crate::runtime::types;
+use crate::model;
 
 /// What every contract version's module has beside its `bindgen!`:
 /// `add_to_linker`, the `host` import, and the conversions between the host's
-/// [`types`] and the version's generated types. `$wit` and `$wit_host` name
+/// [`model`] and the version's generated types. `$wit` and `$wit_host` name
 /// the version's generated `types` and `host` modules (imported in the calling
 /// module); each `$field = $convert` is a context field added since 0.1.0 and
-/// the function (`fn(&types::Context) -> …`) that fills it.
+/// the function (`fn(&model::Context) -> …`) that fills it.
 macro_rules! shared_conversions {
     ($wit:ident, $wit_host:ident $(, $field:ident = $convert:ident)* $(,)?) => {
         /// Adds this version's `host` import to `linker`.
@@ -40,8 +40,8 @@ macro_rules! shared_conversions {
             }
         }
 
-        impl From<&types::Event> for $wit::Event {
-            fn from(e: &types::Event) -> Self {
+        impl From<&model::Event> for $wit::Event {
+            fn from(e: &model::Event) -> Self {
                 $wit::Event {
                     id: e.id.clone(),
                     source: e.source.clone(),
@@ -53,11 +53,11 @@ macro_rules! shared_conversions {
             }
         }
 
-        fn money(m: &types::Money) -> $wit::Money {
+        fn money(m: &model::Money) -> $wit::Money {
             $wit::Money { amount: m.amount.clone(), currency: m.currency.clone() }
         }
 
-        fn customer(c: &types::Customer) -> $wit::Customer {
+        fn customer(c: &model::Customer) -> $wit::Customer {
             $wit::Customer {
                 id: c.id.clone(),
                 name: c.name.clone(),
@@ -67,7 +67,7 @@ macro_rules! shared_conversions {
             }
         }
 
-        fn invoice(i: &types::Invoice) -> $wit::Invoice {
+        fn invoice(i: &model::Invoice) -> $wit::Invoice {
             $wit::Invoice {
                 id: i.id.clone(),
                 number: i.number.clone(),
@@ -79,7 +79,7 @@ macro_rules! shared_conversions {
             }
         }
 
-        fn estimate(e: &types::Estimate) -> $wit::Estimate {
+        fn estimate(e: &model::Estimate) -> $wit::Estimate {
             $wit::Estimate {
                 id: e.id.clone(),
                 number: e.number.clone(),
@@ -90,8 +90,8 @@ macro_rules! shared_conversions {
             }
         }
 
-        impl From<&types::Context> for $wit::Context {
-            fn from(c: &types::Context) -> Self {
+        impl From<&model::Context> for $wit::Context {
+            fn from(c: &model::Context) -> Self {
                 $wit::Context {
                     business_name: c.business_name.clone(),
                     customer: c.customer.as_ref().map(customer),
@@ -106,42 +106,42 @@ macro_rules! shared_conversions {
 
         /// The WIT context for `c`, with `defaults` (the plugin's configured
         /// settings) filling in every setting `c` does not already have.
-        pub fn context(c: &types::Context, defaults: &BTreeMap<String, String>) -> $wit::Context {
+        pub fn context(c: &model::Context, defaults: &BTreeMap<String, String>) -> $wit::Context {
             let mut context = $wit::Context::from(c);
             let extra = defaults.iter().filter(|(k, _)| !c.settings.contains_key(*k));
             context.settings.extend(extra.map(|(k, v)| (k.clone(), v.clone())));
             context
         }
 
-        impl From<$wit::Recipient> for types::Recipient {
+        impl From<$wit::Recipient> for model::Recipient {
             fn from(r: $wit::Recipient) -> Self {
                 match r {
-                    $wit::Recipient::Customer => types::Recipient::Customer,
-                    $wit::Recipient::Team(name) => types::Recipient::Team(name),
-                    $wit::Recipient::Number(number) => types::Recipient::Number(number),
+                    $wit::Recipient::Customer => model::Recipient::Customer,
+                    $wit::Recipient::Team(name) => model::Recipient::Team(name),
+                    $wit::Recipient::Number(number) => model::Recipient::Number(number),
                 }
             }
         }
 
-        impl From<$wit::Message> for types::Message {
+        impl From<$wit::Message> for model::Message {
             fn from(m: $wit::Message) -> Self {
-                types::Message { to: m.to.into(), body: m.body, key: m.key, not_before: m.not_before }
+                model::Message { to: m.to.into(), body: m.body, key: m.key, not_before: m.not_before }
             }
         }
 
-        impl From<$wit::Action> for types::Action {
+        impl From<$wit::Action> for model::Action {
             fn from(a: $wit::Action) -> Self {
                 match a {
-                    $wit::Action::Sms(m) => types::Action::Sms(m.into()),
-                    $wit::Action::Call(m) => types::Action::Call(m.into()),
-                    $wit::Action::Cancel(prefix) => types::Action::Cancel { prefix },
+                    $wit::Action::Sms(m) => model::Action::Sms(m.into()),
+                    $wit::Action::Call(m) => model::Action::Call(m.into()),
+                    $wit::Action::Cancel(prefix) => model::Action::Cancel { prefix },
                 }
             }
         }
 
-        impl From<$wit::Manifest> for types::Manifest {
+        impl From<$wit::Manifest> for model::Manifest {
             fn from(m: $wit::Manifest) -> Self {
-                types::Manifest { name: m.name, version: m.version, description: m.description, subscribes: m.subscribes }
+                model::Manifest { name: m.name, version: m.version, description: m.description, subscribes: m.subscribes }
             }
         }
     };
@@ -242,7 +242,7 @@ pub enum Bindings {
 
 impl Bindings {
     /// Calls `describe`.
-    pub fn describe(&self, store: &mut Store<PluginState>) -> Result<types::Manifest> {
+    pub fn describe(&self, store: &mut Store<PluginState>) -> Result<model::Manifest> {
         Ok(match self {
             Bindings::V0_1_0(b) => b.ml_connector_plugin_handler().call_describe(store)?.into(),
             Bindings::V0_2_0(b) => b.ml_connector_plugin_handler().call_describe(store)?.into(),
@@ -254,11 +254,11 @@ impl Bindings {
     pub fn handle(
         &self,
         store: &mut Store<PluginState>,
-        event: &types::Event,
-        context: &types::Context,
+        event: &model::Event,
+        context: &model::Context,
         defaults: &BTreeMap<String, String>,
-    ) -> Result<Result<Vec<types::Action>, String>> {
-        fn actions<A: Into<types::Action>>(r: Result<Vec<A>, String>) -> Result<Vec<types::Action>, String> {
+    ) -> Result<Result<Vec<model::Action>, String>> {
+        fn actions<A: Into<model::Action>>(r: Result<Vec<A>, String>) -> Result<Vec<model::Action>, String> {
             r.map(|actions| actions.into_iter().map(Into::into).collect())
         }
         Ok(match self {

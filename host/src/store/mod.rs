@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::model::{Channel, Recipient};
+
 /// Result alias for store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -134,15 +136,6 @@ pub enum EventStatus {
     Failed,
 }
 
-/// A message channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// A text message.
-    Sms,
-    /// A voice call reading the body.
-    Call,
-}
-
 /// Where an outbox message is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutboxStatus {
@@ -200,7 +193,6 @@ macro_rules! text_enum {
 }
 
 text_enum!(EventStatus { Pending = "pending", Dispatched = "dispatched", Failed = "failed" });
-text_enum!(Channel { Sms = "sms", Call = "call" });
 text_enum!(OutboxStatus {
     Pending = "pending",
     Cancelled = "cancelled",
@@ -267,7 +259,7 @@ pub struct NewMessage {
     /// SMS or call.
     pub channel: Channel,
     /// The abstract recipient: `customer`, `team:NAME`, or a literal number.
-    pub to: String,
+    pub to: Recipient,
     /// The text (SMS body, or what the call says).
     pub body: String,
     /// Not to be sent before this time (scheduled reminders).
@@ -314,7 +306,7 @@ pub struct OutboxRow {
     /// SMS or call.
     pub channel: Channel,
     /// The abstract recipient.
-    pub to: String,
+    pub to: Recipient,
     /// The text.
     pub body: String,
     /// Not to be sent before this time.

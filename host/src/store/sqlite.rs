@@ -634,7 +634,7 @@ fn apply_dispatch(tx: &rusqlite::Transaction<'_>, event_id: &str, result: &Dispa
                         message.plugin,
                         message.key,
                         message.channel.as_str(),
-                        message.to,
+                        message.to.to_string(),
                         message.body,
                         message.not_before.map(millis),
                         now,

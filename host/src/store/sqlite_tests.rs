@@ -3,7 +3,8 @@
 use chrono::TimeZone as _;
 
 use super::*;
-use crate::store::{Channel, NewMessage, OutboxStatus, PluginFailure};
+use crate::model::Channel;
+use crate::store::{NewMessage, OutboxStatus, PluginFailure};
 
 fn open_temp() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -229,7 +230,7 @@ fn a_dispatch_writes_the_outbox_once_even_when_rerun() {
             newest.event_id.as_str(),
             newest.key.as_str(),
             newest.channel,
-            newest.to.as_str()
+            newest.to.to_string().as_str()
         ),
         ("e1", "inv-1:day-3", Channel::Call, "team:billing")
     );

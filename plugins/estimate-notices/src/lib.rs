@@ -29,7 +29,7 @@
 //! | `team_contact` | `accounting`    | team contact for accepted and expired estimates |
 
 use ml_connector_sdk::wave::{EstimateChange, WaveEvent};
-use ml_connector_sdk::{Action, Context, Event, Manifest, Plugin, Recipient, log, money, time};
+use ml_connector_sdk::{Action, Context, Event, Manifest, Plugin, Recipient, log, money, sender, time};
 
 /// The plugin; see the crate documentation.
 pub struct EstimateNotices;
@@ -152,13 +152,6 @@ fn team_sms(context: &Context, body: String, key: String) -> Option<Action> {
     }
 }
 
-/// "Acme Plumbing: ", so the reader knows which business this is; empty if unknown.
-fn sender(context: &Context) -> String {
-    match context.business_name.trim() {
-        "" => String::new(),
-        name => format!("{name}: "),
-    }
-}
 
 ml_connector_sdk::export_plugin!(EstimateNotices);
 

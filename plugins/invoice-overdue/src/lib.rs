@@ -14,7 +14,7 @@
 //! Wave's ids, which the team can search for.
 
 use ml_connector_sdk::wave::WaveEvent;
-use ml_connector_sdk::{Action, Context, Event, Manifest, Plugin, Recipient, money, time};
+use ml_connector_sdk::{Action, Context, Event, Manifest, Plugin, Recipient, money, sender, time};
 
 /// The plugin; see the crate documentation.
 pub struct InvoiceOverdue;
@@ -84,13 +84,6 @@ impl Plugin for InvoiceOverdue {
     }
 }
 
-/// "Acme Plumbing: ", so the customer knows who is texting; empty if unknown.
-fn sender(context: &Context) -> String {
-    match context.business_name.trim() {
-        "" => String::new(),
-        name => format!("{name}: "),
-    }
-}
 
 ml_connector_sdk::export_plugin!(InvoiceOverdue);
 

@@ -12,7 +12,7 @@
 //! payment. No settings.
 
 use ml_connector_sdk::wave::WaveEvent;
-use ml_connector_sdk::{Action, Context, Event, Manifest, Plugin, Recipient, money};
+use ml_connector_sdk::{Action, Context, Event, Manifest, Plugin, Recipient, money, sender};
 
 /// The plugin; see the crate documentation.
 pub struct InvoicePaid;
@@ -61,13 +61,6 @@ impl Plugin for InvoicePaid {
     }
 }
 
-/// "Acme Plumbing: ", so the customer knows who is texting; empty if unknown.
-fn sender(context: &Context) -> String {
-    match context.business_name.trim() {
-        "" => String::new(),
-        name => format!("{name}: "),
-    }
-}
 
 ml_connector_sdk::export_plugin!(InvoicePaid);
 

@@ -33,7 +33,7 @@
 //! | `reminder_time` | `09:00`        | time of day of the reminder, `HH:MM`      |
 
 use ml_connector_sdk::wave::WaveEvent;
-use ml_connector_sdk::{Action, Context, Event, Manifest, Plugin, Recipient, log, money, time};
+use ml_connector_sdk::{Action, Context, Event, Manifest, Plugin, Recipient, log, money, sender, time};
 
 /// The plugin; see the crate documentation.
 pub struct InvoiceSent;
@@ -135,13 +135,6 @@ fn reminder_key(invoice_id: &str) -> String {
     format!("invoice:{invoice_id}:reminder")
 }
 
-/// "Acme Plumbing: ", so the customer knows who is texting; empty if unknown.
-fn sender(context: &Context) -> String {
-    match context.business_name.trim() {
-        "" => String::new(),
-        name => format!("{name}: "),
-    }
-}
 
 ml_connector_sdk::export_plugin!(InvoiceSent);
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::runtime::state::PluginState;
-use crate::runtime::types;
+use crate::model;
 
 wasmtime::component::bindgen!({
     path: "../wit/since_v0.1.0",

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::runtime::state::PluginState;
-use crate::runtime::types;
+use crate::model;
 
 wasmtime::component::bindgen!({
     path: "../wit/since_v0.2.0",
@@ -20,7 +20,7 @@ pub const HANDLER_EXPORT: &str = "ml-connector:plugin/handler@0.2.0";
 shared_conversions!(wit, wit_host, reply = reply);
 
 /// `context.reply`, new in 0.2.0.
-fn reply(c: &types::Context) -> Option<wit::Reply> {
+fn reply(c: &model::Context) -> Option<wit::Reply> {
     c.reply.as_ref().map(|r| wit::Reply {
         sid: r.sid.clone(),
         from: r.from.clone(),
@@ -33,18 +33,18 @@ fn reply(c: &types::Context) -> Option<wit::Reply> {
     })
 }
 
-fn sent_message(m: &types::SentMessage) -> wit::SentMessage {
+fn sent_message(m: &model::SentMessage) -> wit::SentMessage {
     wit::SentMessage {
         plugin: m.plugin.clone(),
         key: m.key.clone(),
         channel: match m.channel {
-            types::Channel::Sms => wit::Channel::Sms,
-            types::Channel::Call => wit::Channel::Call,
+            model::Channel::Sms => wit::Channel::Sms,
+            model::Channel::Call => wit::Channel::Call,
         },
         to: match &m.to {
-            types::Recipient::Customer => wit::Recipient::Customer,
-            types::Recipient::Team(name) => wit::Recipient::Team(name.clone()),
-            types::Recipient::Number(number) => wit::Recipient::Number(number.clone()),
+            model::Recipient::Customer => wit::Recipient::Customer,
+            model::Recipient::Team(name) => wit::Recipient::Team(name.clone()),
+            model::Recipient::Number(number) => wit::Recipient::Number(number.clone()),
         },
         to_number: m.to_number.clone(),
         body: m.body.clone(),

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::twiml;
-use crate::store::Channel;
+use crate::model::Channel;
 
 /// Which Twilio API a request goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

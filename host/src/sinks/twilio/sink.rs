@@ -22,8 +22,9 @@ use super::request_builder::{self, Identity, TwilioRequest};
 use super::retry::{Backoff, MAX_DELAY, OPTED_OUT};
 use super::service::TwilioService;
 use crate::config::{Config, QuietHours, TwilioMode};
+use crate::model::{Channel, Recipient};
 use crate::store::{
-    Attempt, Channel, LookupRecord, MessageUpdate, OutboxMessage, OutboxStatus, Store, StoreError,
+    Attempt, LookupRecord, MessageUpdate, OutboxMessage, OutboxStatus, Store, StoreError,
 };
 
 /// Rows claimed per store round trip.
@@ -181,7 +182,7 @@ impl Sender {
         if m.row.status == OutboxStatus::Sending && live {
             self.reconcile(m).await?;
         }
-        if m.row.to == "customer" {
+        if m.row.to == Recipient::Customer {
             self.defer_in_quiet_hours(m)?;
         }
         let number = self.resolve(m)?;
@@ -268,23 +269,21 @@ impl Sender {
 
     /// The E.164 number for the row's abstract recipient.
     fn resolve(&self, m: &OutboxMessage) -> Step<String> {
-        let raw = match m.row.to.as_str() {
-            "customer" => match m.customer.mobile.as_ref().or(m.customer.phone.as_ref()) {
+        let raw = match &m.row.to {
+            Recipient::Customer => match m.customer.mobile.as_ref().or(m.customer.phone.as_ref()) {
                 Some(n) => n.clone(),
                 None => return self.finish(m, OutboxStatus::Failed, None, None, "no customer phone number in context".into()).and(Err(Stop::Done)),
             },
-            to => match to.strip_prefix("team:") {
-                Some(name) => match self.settings.team.get(name) {
-                    Some(n) => n.clone(),
-                    None => {
-                        let known = self.settings.team.keys().cloned().collect::<Vec<_>>().join(", ");
-                        return self
-                            .finish(m, OutboxStatus::Failed, None, None, format!("unknown team contact {name:?} (configured in [team]: {known})"))
-                            .and(Err(Stop::Done));
-                    }
-                },
-                None => to.to_owned(),
+            Recipient::Team(name) => match self.settings.team.get(name) {
+                Some(n) => n.clone(),
+                None => {
+                    let known = self.settings.team.keys().cloned().collect::<Vec<_>>().join(", ");
+                    return self
+                        .finish(m, OutboxStatus::Failed, None, None, format!("unknown team contact {name:?} (configured in [team]: {known})"))
+                        .and(Err(Stop::Done));
+                }
             },
+            Recipient::Number(n) => n.clone(),
         };
         match to_e164(&raw, &self.settings.default_region) {
             Ok(n) => Ok(n),

@@ -162,7 +162,7 @@ impl ReceivedData {
                 key: o.row.key.clone(),
                 plugin: o.row.plugin.clone(),
                 body: o.row.body.clone(),
-                to: o.row.to.clone(),
+                to: o.row.to.to_string(),
                 to_number: o.to_number.clone(),
                 sid: o.sid.clone(),
             }),

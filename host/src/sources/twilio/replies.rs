@@ -10,8 +10,8 @@ use chrono::SecondsFormat;
 use super::callbacks::{MESSAGE_RECEIVED, ReceivedData, SOURCE};
 use crate::dispatch::enrich::{EnrichError, Enricher};
 use crate::dispatch::plugin_event;
-use crate::runtime::types::{Channel as PluginChannel, Context, Event, Recipient, Reply, SentMessage};
-use crate::store::{Channel, OutboxMessage, Store, StoreError};
+use crate::model::{Context, Event, Reply, SentMessage};
+use crate::store::{OutboxMessage, Store, StoreError};
 
 /// Wraps another [`Enricher`]: `message.received` events get `context.reply`
 /// and the context of their source event; every other event passes through.
@@ -31,11 +31,8 @@ impl ReplyEnricher {
             delivery_status: self.store.delivery_status(m.row.id)?,
             plugin: m.row.plugin,
             key: m.row.key,
-            channel: match m.row.channel {
-                Channel::Sms => PluginChannel::Sms,
-                Channel::Call => PluginChannel::Call,
-            },
-            to: Recipient::from(m.row.to),
+            channel: m.row.channel,
+            to: m.row.to,
             to_number: m.to_number,
             body: m.row.body,
             sid: m.sid,

@@ -15,7 +15,7 @@ use chrono::{FixedOffset, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::dispatch::enrich::{EnrichError, Enricher};
-use crate::runtime::types::{Context, Customer, Estimate, Event, Invoice, Money};
+use crate::model::{Context, Customer, Estimate, Event, Invoice, Money};
 use crate::sources::wave::graphql::{self, CustomerNode, GraphQlClient, GraphQlError, InvoiceNode, MoneyNode};
 use crate::sources::wave::ids;
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::runtime::types::Event;
+use crate::model::Event;
 
 /// The source name Wave events carry.
 pub const SOURCE: &str = "wave";

@@ -4,9 +4,11 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
+use crate::model::{Channel, Recipient};
+
 use super::{SqlResultExt as _, from_millis, millis, sql_limit};
 use crate::store::{
-    Attempt, Channel, CustomerNumbers, HistoryRecord, LookupRecord, MessageFilter, MessageUpdate,
+    Attempt, CustomerNumbers, HistoryRecord, LookupRecord, MessageFilter, MessageUpdate,
     OutboxMessage, OutboxRow, OutboxStatus, Result, StoreError,
 };
 
@@ -85,7 +87,7 @@ impl Raw {
                 event_id: self.event_id,
                 plugin: self.plugin,
                 key: self.key,
-                to: self.to,
+                to: Recipient::parse(&self.to),
                 body: self.body,
             },
             customer: CustomerNumbers {

@@ -268,9 +268,10 @@ pub(super) fn replies(conn: &Connection, outbox_id: i64) -> Result<Vec<InboundRe
 mod tests {
     use chrono::{DateTime, TimeZone as _, Utc};
 
+    use crate::model::Channel;
     use crate::store::sqlite::SqliteStore;
     use crate::store::{
-        CallbackOutcome, Channel, DispatchResult, InboundMessage, InsertOutcome, MessageUpdate,
+        CallbackOutcome, DispatchResult, InboundMessage, InsertOutcome, MessageUpdate,
         NewEvent, NewMessage, OptChange, OutboxStatus, StatusCallback, Store,
     };
 

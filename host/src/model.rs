@@ -1,6 +1,8 @@
-//! The host's own view of the plugin contract: what goes into a plugin and
-//! what comes out, independent of any WIT version, with the JSON form used by
-//! the CLI, fixtures and the store.
+//! The neutral model every stage shares: what goes into a plugin ([`Event`],
+//! [`Context`]) and what comes out ([`Action`], [`Message`], [`Recipient`]),
+//! independent of any WIT version, source or sink, with the JSON form used by
+//! the CLI, fixtures and the store. `runtime` converts these to and from each
+//! contract version's bindings; nothing here knows about wasm.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -147,14 +149,39 @@ pub struct Reply {
     pub source_event: Option<Event>,
 }
 
-/// How a message goes out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How a message goes out. Stored as its text form; the store does not fix
+/// the set, so a sink for another channel needs no migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     /// A text message.
     Sms,
-    /// A voice call.
+    /// A voice call reading the body.
     Call,
+}
+
+impl Channel {
+    /// Every channel, in a fixed order.
+    pub const ALL: [Channel; 2] = [Channel::Sms, Channel::Call];
+
+    /// The text form: `sms`, `call`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Call => "call",
+        }
+    }
+
+    /// Parses the text form.
+    pub fn parse(text: &str) -> Option<Self> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A message a plugin asked for, as the host holds it now.
@@ -199,8 +226,9 @@ impl Context {
     }
 }
 
-/// Who a message goes to. JSON form: `"customer"`, `"team:NAME"` or the literal number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Who a message goes to. Its one text form (JSON, store, CLI) is `customer`,
+/// `team:NAME` or the literal number; [`Recipient::parse`] is the one parse.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(into = "String", from = "String")]
 pub enum Recipient {
     /// The event's customer.
@@ -227,15 +255,28 @@ impl From<Recipient> for String {
     }
 }
 
-impl From<String> for Recipient {
-    fn from(s: String) -> Recipient {
-        if s == "customer" {
+impl Recipient {
+    /// Parses the text form; anything that is not `customer` or `team:NAME` is a number.
+    pub fn parse(text: &str) -> Recipient {
+        if text == "customer" {
             Recipient::Customer
-        } else if let Some(name) = s.strip_prefix("team:") {
+        } else if let Some(name) = text.strip_prefix("team:") {
             Recipient::Team(name.to_string())
         } else {
-            Recipient::Number(s)
+            Recipient::Number(text.to_string())
         }
+    }
+}
+
+impl From<String> for Recipient {
+    fn from(s: String) -> Recipient {
+        Recipient::parse(&s)
+    }
+}
+
+impl From<&str> for Recipient {
+    fn from(s: &str) -> Recipient {
+        Recipient::parse(s)
     }
 }
 
