@@ -15,7 +15,7 @@ use ml_connector::secrets::{MasterKey, SecretString};
 use ml_connector::sources::wave::signature;
 use ml_connector::store::sqlite::SqliteStore;
 use ml_connector::model::Channel;
-use ml_connector::store::{DispatchResult, NewEvent, NewMessage, PluginFailure, Store};
+use ml_connector::store::{DispatchResult, InboxStore as _, Lease, NewEvent, NewMessage, PluginFailure, SecretStore as _};
 use serde_json::Value;
 
 const WEBHOOK_SECRET: &str = "whsec_canary_Zq7pL2vX9";
@@ -264,13 +264,13 @@ fn secrets_set_and_list_never_show_the_value_and_the_db_holds_no_plaintext() {
     }
     // The sealed value still opens with the key it was stored under.
     let store = SqliteStore::open(&env.db).unwrap();
-    let sealed = store.get_secret("wave.webhook_secret").unwrap().unwrap();
+    let sealed = block(store.get_secret("wave.webhook_secret")).unwrap().unwrap();
     let key = MasterKey::parse(&env.key, "test").unwrap();
     assert_eq!(
         key.open("wave.webhook_secret", &sealed).unwrap().expose(),
         WEBHOOK_SECRET
     );
-    let sealed = store.get_secret("twilio.auth_token").unwrap().unwrap();
+    let sealed = block(store.get_secret("twilio.auth_token")).unwrap().unwrap();
     assert_eq!(
         key.open("twilio.auth_token", &sealed).unwrap().expose(),
         token
@@ -427,7 +427,7 @@ fn rotate_key_reads_the_new_key_from_a_file_and_a_wrong_old_key_changes_nothing(
     );
 
     let store = SqliteStore::open(&env.db).unwrap();
-    let sealed = store.get_secret("wave.webhook_secret").unwrap().unwrap();
+    let sealed = block(store.get_secret("wave.webhook_secret")).unwrap().unwrap();
     let opened = MasterKey::parse(&new_key, "test")
         .unwrap()
         .open("wave.webhook_secret", &sealed)
@@ -570,6 +570,7 @@ fn new_event(id: &str, kind: &str, secs: i64) -> NewEvent {
         source: "wave".into(),
         kind: kind.into(),
         business_id: Some("biz".into()),
+        record: None,
         received_at: chrono::DateTime::from_timestamp(1_777_000_000 + secs, 0).unwrap(),
         body: br#"{"raw":true}"#.to_vec(),
         data: r#"{"invoice_id":"123"}"#.into(),
@@ -578,12 +579,7 @@ fn new_event(id: &str, kind: &str, secs: i64) -> NewEvent {
 
 fn seed(db: &Path) {
     let store = SqliteStore::open(db).unwrap();
-    store
-        .insert_event(&new_event("evt-old", "invoice.paid", 0))
-        .unwrap();
-    store
-        .insert_event(&new_event("evt-new", "invoice.overdue", 60))
-        .unwrap();
+    block(store.insert_events(vec![new_event("evt-old", "invoice.paid", 0), new_event("evt-new", "invoice.overdue", 60)])).unwrap();
     let result = DispatchResult {
         messages: vec![NewMessage {
             plugin: "invoice-paid".into(),
@@ -600,7 +596,13 @@ fn seed(db: &Path) {
         }],
         ..DispatchResult::default()
     };
-    store.complete_dispatch("evt-old", &result).unwrap();
+    let lease = Lease::new("seed", std::time::Duration::from_secs(30));
+    block(store.complete_dispatches(&lease, vec![("evt-old".into(), result)])).unwrap();
+}
+
+/// Runs a store call from these synchronous tests.
+fn block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
 }
 
 #[test]
@@ -684,7 +686,7 @@ fn events_list_replay_and_outbox_list_show_what_is_stored() {
     let replay = env.run_with_key(None, &["events", "replay", "evt-old"], "");
     assert_ok(&replay);
     let store = SqliteStore::open(&env.db).unwrap();
-    let event = store.get_event("evt-old").unwrap().unwrap();
+    let event = block(store.get_event("evt-old")).unwrap().unwrap();
     assert_eq!(event.status.as_str(), "pending");
 }
 

@@ -13,9 +13,8 @@ use std::time::Duration;
 
 use ml_connector::config::TwilioMode;
 use ml_connector::sinks::twilio::service::{Credentials, TwilioService};
-use ml_connector::sinks::twilio::sink::Sender;
 use ml_connector::model::Channel;
-use ml_connector::store::{CustomerNumbers, OutboxStatus, Store};
+use ml_connector::store::{CustomerNumbers, OutboxStatus, OutboxStore as _};
 use twilio_support::*;
 
 fn root() -> PathBuf {
@@ -97,19 +96,19 @@ async fn prism_serving_twilios_specs_accepts_every_request_the_sender_makes() {
 
     let (_dir, store) = store();
     let customer = CustomerNumbers { mobile: Some("+14155550123".into()), phone: None };
-    let with_from = dispatch(&store, "e1", customer.clone(), &[(Channel::Sms, "customer", "SMS with From"), (Channel::Call, "team:accounting", "A call & <TwiML>")]);
-    let sender = Sender::new(store.clone(), Some(service()), settings(TwilioMode::Live));
-    let mut done = settle(&sender, &store, &with_from).await;
+    let with_from = dispatch(&store, "e1", customer.clone(), &[(Channel::Sms, "customer", "SMS with From"), (Channel::Call, "team:accounting", "A call & <TwiML>")]).await;
+    let driver = sender(&store, Some(service()), settings(TwilioMode::Live));
+    let mut done = settle(&driver, &store, &with_from).await;
 
-    let with_service = dispatch(&store, "e2", customer, &[(Channel::Sms, "customer", "SMS with a messaging service")]);
+    let with_service = dispatch(&store, "e2", customer, &[(Channel::Sms, "customer", "SMS with a messaging service")]).await;
     let mut settings = settings(TwilioMode::Live);
-    settings.identity.messaging_service_sid = Some("MG0123456789abcdef0123456789abcdef".into());
-    let sender = Sender::new(store.clone(), Some(service()), settings);
-    done.extend(settle(&sender, &store, &with_service).await);
+    settings.sink.identity.messaging_service_sid = Some("MG0123456789abcdef0123456789abcdef".into());
+    let driver = sender(&store, Some(service()), settings);
+    done.extend(settle(&driver, &store, &with_service).await);
 
     let mut kinds = Vec::new();
     for m in &done {
-        for a in store.list_attempts(m.row.id).unwrap() {
+        for a in store.list_attempts(m.row.id).await.unwrap() {
             let status = a.http_status.unwrap_or(0);
             assert!((200..300).contains(&status), "Prism refused {}: {:?} {:?}", a.request, a.http_status, a.error_message);
             kinds.push(a.kind);
@@ -118,6 +117,6 @@ async fn prism_serving_twilios_specs_accepts_every_request_the_sender_makes() {
     }
     kinds.sort();
     assert_eq!(kinds, vec!["call", "lookup", "lookup", "message", "message"]);
-    let service_request = &store.list_attempts(with_service[0]).unwrap().into_iter().find(|a| a.kind == "message").unwrap().request;
+    let service_request = &store.list_attempts(with_service[0]).await.unwrap().into_iter().find(|a| a.kind == "message").unwrap().request;
     assert!(service_request.contains("MessagingServiceSid"), "{service_request}");
 }

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use chrono::{NaiveTime, Timelike as _, Utc};
 use ml_connector::config::{QuietHours, TwilioMode};
-use ml_connector::sinks::twilio::sink::Sender;
 use ml_connector::model::Channel;
-use ml_connector::store::{CustomerNumbers, DispatchResult, MessageUpdate, OutboxStatus, Store};
+use ml_connector::sinks::driver::SinkDriver;
+use ml_connector::sinks::twilio::state::TwilioStore as _;
+use ml_connector::store::{CustomerNumbers, DispatchResult, InboxStore as _, MessageUpdate, OutboxStatus, OutboxStore as _};
 use serde_json::json;
 use twilio_support::*;
 
@@ -22,15 +23,15 @@ fn no_customer() -> CustomerNumbers {
     CustomerNumbers::default()
 }
 
-fn live_sender(store: &std::sync::Arc<ml_connector::store::sqlite::SqliteStore>, base: &str) -> Sender {
-    Sender::new(store.clone(), Some(service(base, Duration::from_secs(10))), settings(TwilioMode::Live))
+fn live_sender(store: &std::sync::Arc<ml_connector::store::sqlite::SqliteStore>, base: &str) -> SinkDriver {
+    sender(store, Some(service(base, Duration::from_secs(10))), settings(TwilioMode::Live))
 }
 
 #[tokio::test]
 async fn an_sms_to_a_team_contact_is_looked_up_normalised_and_sent_with_basic_auth() {
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
-    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "Invoice 7 is overdue")]);
+    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "Invoice 7 is overdue")]).await;
     let done = settle(&live_sender(&store, &base), &store, &ids).await;
 
     assert_eq!(twilio.shorts(), vec!["GET Lookup", "POST Messages.json"]);
@@ -47,7 +48,7 @@ async fn an_sms_to_a_team_contact_is_looked_up_normalised_and_sent_with_basic_au
     let m = &done[0];
     assert_eq!((m.row.status, m.to_number.as_deref()), (OutboxStatus::Sent, Some(TEAM)));
     assert!(m.sid.as_deref().is_some_and(|s| s.starts_with("SM")));
-    let kinds: Vec<_> = store.list_attempts(m.row.id).unwrap().into_iter().map(|a| (a.kind, a.http_status)).collect();
+    let kinds: Vec<_> = store.list_attempts(m.row.id).await.unwrap().into_iter().map(|a| (a.kind, a.http_status)).collect();
     assert_eq!(kinds, vec![("lookup".into(), Some(200)), ("message".into(), Some(201))]);
 }
 
@@ -55,7 +56,7 @@ async fn an_sms_to_a_team_contact_is_looked_up_normalised_and_sent_with_basic_au
 async fn a_voice_call_speaks_the_text_as_escaped_twiml() {
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
-    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Call, "team:accounting", "Pay <Dial>now</Dial> & thanks")]);
+    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Call, "team:accounting", "Pay <Dial>now</Dial> & thanks")]).await;
     let done = settle(&live_sender(&store, &base), &store, &ids).await;
     assert_eq!(done[0].row.status, OutboxStatus::Sent);
     let post = &twilio.posts()[0];
@@ -71,14 +72,14 @@ async fn a_rate_limited_send_is_retried_until_twilio_accepts_it() {
     let mut first = Reply::error(429, 20429, "Too Many Requests");
     first.retry_after = Some("0");
     twilio.script([first, Reply::error(429, 20429, "Too Many Requests"), Reply::created("SM00000000000000000000000000000abc")]);
-    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "hi")]);
+    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "hi")]).await;
     let done = settle(&live_sender(&store, &base), &store, &ids).await;
 
     assert_eq!(twilio.posts().len(), 3);
     let m = &done[0];
     assert_eq!((m.row.status, m.attempts), (OutboxStatus::Sent, 3));
     assert_eq!(m.sid.as_deref(), Some("SM00000000000000000000000000000abc"));
-    let sends: Vec<_> = store.list_attempts(m.row.id).unwrap().into_iter().filter(|a| a.kind == "message").map(|a| (a.http_status, a.error_code)).collect();
+    let sends: Vec<_> = store.list_attempts(m.row.id).await.unwrap().into_iter().filter(|a| a.kind == "message").map(|a| (a.http_status, a.error_code)).collect();
     assert_eq!(sends, vec![(Some(429), Some(20429)), (Some(429), Some(20429)), (Some(201), None)]);
 }
 
@@ -88,7 +89,7 @@ async fn server_errors_fail_the_message_after_three_retries() {
     let (_dir, store) = store();
     let boom = Reply { status: 500, body: json!({"message": "internal"}), retry_after: None, delay: Duration::ZERO };
     twilio.script([boom.clone(), boom.clone(), boom.clone(), boom, Reply::created("SMnever")]);
-    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "hi")]);
+    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "hi")]).await;
     let done = settle(&live_sender(&store, &base), &store, &ids).await;
 
     assert_eq!(twilio.posts().len(), 4, "one attempt and three retries, no more");
@@ -102,7 +103,7 @@ async fn an_invalid_to_number_fails_at_once_with_twilios_code_and_message() {
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
     twilio.script([Reply::error(400, 21211, "The 'To' number +14155552671 is not a valid phone number.")]);
-    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "hi")]);
+    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "hi")]).await;
     let done = settle(&live_sender(&store, &base), &store, &ids).await;
 
     assert_eq!(twilio.posts().len(), 1);
@@ -116,14 +117,14 @@ async fn an_opted_out_recipient_is_remembered_and_not_messaged_again() {
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
     twilio.script([Reply::error(400, 21610, "Attempt to send to unsubscribed recipient")]);
-    let sender = live_sender(&store, &base);
-    let first = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, TEAM, "first")]);
-    let done = settle(&sender, &store, &first).await;
+    let driver = live_sender(&store, &base);
+    let first = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, TEAM, "first")]).await;
+    let done = settle(&driver, &store, &first).await;
     assert_eq!((done[0].row.status, done[0].error_code), (OutboxStatus::Failed, Some(21610)));
-    assert!(store.is_opted_out(TEAM).unwrap());
+    assert!(store.is_opted_out(TEAM).await.unwrap());
 
-    let later = dispatch(&store, "e2", no_customer(), &[(Channel::Sms, TEAM, "second")]);
-    let done = settle(&sender, &store, &later).await;
+    let later = dispatch(&store, "e2", no_customer(), &[(Channel::Sms, TEAM, "second")]).await;
+    let done = settle(&driver, &store, &later).await;
     assert_eq!(done[0].row.status, OutboxStatus::Undeliverable);
     assert!(done[0].error_message.as_deref().unwrap().contains("opted out"));
     assert_eq!(twilio.posts().len(), 1, "the later message never reached Twilio");
@@ -136,9 +137,9 @@ async fn a_timed_out_send_is_checked_against_twilios_list_then_retried() {
     let mut slow = Reply::created("SMlate0000000000000000000000000000");
     slow.delay = Duration::from_secs(3);
     twilio.script([slow, Reply::created("SM00000000000000000000000000000002")]);
-    let sender = Sender::new(store.clone(), Some(service(&base, Duration::from_millis(300))), settings(TwilioMode::Live));
-    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "hi")]);
-    let done = settle(&sender, &store, &ids).await;
+    let driver = sender(&store, Some(service(&base, Duration::from_millis(300))), settings(TwilioMode::Live));
+    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "hi")]).await;
+    let done = settle(&driver, &store, &ids).await;
 
     // The stand-in's list is empty: Twilio never created the first one, so it is sent again.
     assert_eq!(twilio.shorts(), vec!["GET Lookup", "POST Messages.json", "GET Messages.json", "POST Messages.json"]);
@@ -146,7 +147,7 @@ async fn a_timed_out_send_is_checked_against_twilios_list_then_retried() {
     assert_eq!(list.param("To"), Some(TEAM));
     let m = &done[0];
     assert_eq!((m.row.status, m.sid.as_deref(), m.attempts), (OutboxStatus::Sent, Some("SM00000000000000000000000000000002"), 2));
-    let first_send = store.list_attempts(m.row.id).unwrap().into_iter().find(|a| a.kind == "message").unwrap();
+    let first_send = store.list_attempts(m.row.id).await.unwrap().into_iter().find(|a| a.kind == "message").unwrap();
     assert_eq!(first_send.http_status, None);
     assert!(first_send.error_message.unwrap().contains("timed out"));
 }
@@ -155,11 +156,11 @@ async fn a_timed_out_send_is_checked_against_twilios_list_then_retried() {
 async fn a_send_left_ambiguous_by_a_crash_adopts_twilios_sid_instead_of_resending() {
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
-    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "Invoice 7 is overdue"), (Channel::Sms, "team:accounting", "Another")]);
+    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "Invoice 7 is overdue"), (Channel::Sms, "team:accounting", "Another")]).await;
     // The host died after POSTing both: each row is `sending`, and no SID was recorded.
     let began = Utc::now() - chrono::TimeDelta::seconds(5);
     for id in &ids {
-        let m = store.get_message(*id).unwrap().unwrap();
+        let m = store.get_message(*id).await.unwrap().unwrap();
         let crashed = MessageUpdate {
             id: *id,
             status: OutboxStatus::Sending,
@@ -172,7 +173,7 @@ async fn a_send_left_ambiguous_by_a_crash_adopts_twilios_sid_instead_of_resendin
             error_message: None,
             history: None,
         };
-        assert!(store.update_message(&crashed, None).unwrap(), "{m:?}");
+        assert!(store.update_message(&test_lease(), &crashed, &[]).await.unwrap(), "{m:?}");
     }
     // Twilio has the first (same number, same body, after the attempt began), not the second.
     let created = (began + chrono::TimeDelta::seconds(1)).to_rfc2822();
@@ -186,7 +187,7 @@ async fn a_send_left_ambiguous_by_a_crash_adopts_twilios_sid_instead_of_resendin
     let posts = twilio.posts();
     assert_eq!(posts.len(), 1, "only the message Twilio did not have is sent again");
     assert_eq!(posts[0].param("Body"), Some("Another"));
-    let history = store.list_history(ids[0]).unwrap();
+    let history = store.list_history(ids[0]).await.unwrap();
     assert!(history.last().unwrap().detail.as_deref().unwrap().contains("adopted"), "{history:?}");
 }
 
@@ -195,7 +196,7 @@ async fn a_number_lookups_calls_invalid_is_undeliverable_and_not_sent() {
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
     twilio.lookup(TEAM, json!({"phone_number": TEAM, "valid": false, "validation_errors": ["TOO_LONG"], "line_type_intelligence": null}));
-    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "hi")]);
+    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "hi")]).await;
     let done = settle(&live_sender(&store, &base), &store, &ids).await;
     assert_eq!(done[0].row.status, OutboxStatus::Undeliverable);
     assert!(done[0].error_message.as_deref().unwrap().contains("TOO_LONG"));
@@ -207,7 +208,7 @@ async fn a_landline_gets_no_sms_but_can_be_called_and_lookups_are_cached() {
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
     twilio.lookup(TEAM, json!({"phone_number": TEAM, "valid": true, "line_type_intelligence": {"type": "landline"}}));
-    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "text"), (Channel::Call, "team:accounting", "voice")]);
+    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "text"), (Channel::Call, "team:accounting", "voice")]).await;
     let done = settle(&live_sender(&store, &base), &store, &ids).await;
     assert_eq!(done[0].row.status, OutboxStatus::Undeliverable);
     assert!(done[0].error_message.as_deref().unwrap().contains("landline"));
@@ -220,10 +221,10 @@ async fn recipients_resolve_to_the_customer_mobile_or_fail_with_a_clear_reason()
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
     let with_mobile = CustomerNumbers { mobile: Some("(415) 555-0123".into()), phone: Some("+14155559999".into()) };
-    let a = dispatch(&store, "e1", with_mobile, &[(Channel::Sms, "customer", "to the mobile")]);
-    let b = dispatch(&store, "e2", no_customer(), &[(Channel::Sms, "customer", "nobody"), (Channel::Sms, "team:nobody", "who?"), (Channel::Sms, "not a number", "x")]);
-    let sender = live_sender(&store, &base);
-    let done = settle(&sender, &store, &[a, b].concat()).await;
+    let a = dispatch(&store, "e1", with_mobile, &[(Channel::Sms, "customer", "to the mobile")]).await;
+    let b = dispatch(&store, "e2", no_customer(), &[(Channel::Sms, "customer", "nobody"), (Channel::Sms, "team:nobody", "who?"), (Channel::Sms, "not a number", "x")]).await;
+    let driver = live_sender(&store, &base);
+    let done = settle(&driver, &store, &[a, b].concat()).await;
 
     assert_eq!((done[0].row.status, done[0].to_number.as_deref()), (OutboxStatus::Sent, Some(CUSTOMER)));
     assert_eq!((done[1].row.status, done[1].error_message.as_deref()), (OutboxStatus::Failed, Some("no customer phone number in context")));
@@ -240,20 +241,20 @@ async fn customer_messages_wait_out_quiet_hours_and_team_messages_do_not() {
     let hour = Utc::now().hour();
     let mut settings = settings(TwilioMode::Live);
     // A two-hour window around now, in UTC.
-    settings.quiet_hours = Some(QuietHours {
+    settings.driver.quiet_hours = Some(QuietHours {
         start: NaiveTime::from_hms_opt((hour + 23) % 24, 0, 0).unwrap(),
         end: NaiveTime::from_hms_opt((hour + 1) % 24, 0, 0).unwrap(),
     });
-    let sender = Sender::new(store.clone(), Some(service(&base, Duration::from_secs(10))), settings);
+    let driver = sender(&store, Some(service(&base, Duration::from_secs(10))), settings);
     let with_mobile = CustomerNumbers { mobile: Some(CUSTOMER.into()), phone: None };
-    let ids = dispatch(&store, "e1", with_mobile, &[(Channel::Sms, "customer", "later"), (Channel::Sms, "team:accounting", "now")]);
-    sender.drain(None).await.unwrap();
+    let ids = dispatch(&store, "e1", with_mobile, &[(Channel::Sms, "customer", "later"), (Channel::Sms, "team:accounting", "now")]).await;
+    driver.drain(None).await.unwrap();
 
-    let customer = store.get_message(ids[0]).unwrap().unwrap();
+    let customer = store.get_message(ids[0]).await.unwrap().unwrap();
     assert_eq!(customer.row.status, OutboxStatus::Pending);
     let until = customer.next_attempt_at.unwrap();
     assert!(until > Utc::now() && until.minute() == 0, "{until}");
-    assert_eq!(store.get_message(ids[1]).unwrap().unwrap().row.status, OutboxStatus::Sent);
+    assert_eq!(store.get_message(ids[1]).await.unwrap().unwrap().row.status, OutboxStatus::Sent);
     assert_eq!(twilio.posts().len(), 1);
 }
 
@@ -261,11 +262,11 @@ async fn customer_messages_wait_out_quiet_hours_and_team_messages_do_not() {
 async fn dry_run_records_exactly_what_would_be_sent_without_calling_twilio() {
     let (twilio, _base) = Twilio::start().await;
     let (_dir, store) = store();
-    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Call, "team:accounting", "Say <this>")]);
-    let sender = Sender::new(store.clone(), None, settings(TwilioMode::DryRun));
-    let done = settle(&sender, &store, &ids).await;
+    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Call, "team:accounting", "Say <this>")]).await;
+    let driver = sender(&store, None, settings(TwilioMode::DryRun));
+    let done = settle(&driver, &store, &ids).await;
     assert_eq!((done[0].row.status, done[0].to_number.as_deref()), (OutboxStatus::DryRun, Some(TEAM)));
-    let attempts = store.list_attempts(ids[0]).unwrap();
+    let attempts = store.list_attempts(ids[0]).await.unwrap();
     assert_eq!(attempts.len(), 1);
     let request: serde_json::Value = serde_json::from_str(&attempts[0].request).unwrap();
     assert_eq!(request["form"]["To"], TEAM);
@@ -277,15 +278,12 @@ async fn dry_run_records_exactly_what_would_be_sent_without_calling_twilio() {
 async fn cancelled_messages_are_never_sent() {
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
-    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "reminder")]);
-    store.insert_event(&ml_connector::store::NewEvent {
-        id: "e2".into(), source: "wave".into(), kind: "invoice.paid".into(), business_id: None,
-        received_at: Utc::now(), body: b"{}".to_vec(), data: "{}".into(),
-    }).unwrap();
+    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "reminder")]).await;
+    store.insert_events(vec![event("e2", "invoice.paid")]).await.unwrap();
     let cancel = DispatchResult { cancels: vec![("test-plugin".into(), "k".into())], ..DispatchResult::default() };
-    store.complete_dispatch("e2", &cancel).unwrap();
+    complete(&store, "e2", cancel).await;
     live_sender(&store, &base).drain(None).await.unwrap();
-    assert_eq!(store.get_message(ids[0]).unwrap().unwrap().row.status, OutboxStatus::Cancelled);
+    assert_eq!(store.get_message(ids[0]).await.unwrap().unwrap().row.status, OutboxStatus::Cancelled);
     assert!(twilio.requests().is_empty());
 }
 
@@ -294,20 +292,20 @@ async fn the_rate_limit_holds_under_a_burst() {
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
     let mut settings = settings(TwilioMode::Live);
-    settings.messages_per_second = rate(5);
-    let sender = Sender::new(store.clone(), Some(service(&base, Duration::from_secs(10))), settings);
+    settings.driver.messages_per_second = rate(5);
+    let driver = sender(&store, Some(service(&base, Duration::from_secs(10))), settings);
     let burst: Vec<(Channel, &str, &str)> = (0..12).map(|_| (Channel::Sms, "team:accounting", "burst")).collect();
-    let ids = dispatch(&store, "e1", no_customer(), &burst);
-    settle(&sender, &store, &ids).await;
+    let ids = dispatch(&store, "e1", no_customer(), &burst).await;
+    settle(&driver, &store, &ids).await;
 
     // Every message of the burst goes out exactly once; the spacing itself is
     // checked deterministically (fake clock) by the sink's quota unit test,
     // since wall-clock assertions are flaky on a shared machine.
     assert_eq!(twilio.posts().len(), 12);
     for id in &ids {
-        let message = store.get_message(*id).unwrap().unwrap();
+        let message = store.get_message(*id).await.unwrap().unwrap();
         assert_eq!(message.row.status, OutboxStatus::Sent);
-        let sends = store.list_attempts(*id).unwrap().into_iter().filter(|a| a.kind == "message").count();
+        let sends = store.list_attempts(*id).await.unwrap().into_iter().filter(|a| a.kind == "message").count();
         assert_eq!(sends, 1, "message {id} needed a retry");
     }
 }
@@ -317,17 +315,17 @@ async fn a_replayed_failure_gets_a_new_attempt_series_and_keeps_its_history() {
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
     twilio.script([Reply::error(400, 21211, "invalid To")]);
-    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "hi")]);
-    let sender = live_sender(&store, &base);
-    assert_eq!(settle(&sender, &store, &ids).await[0].row.status, OutboxStatus::Failed);
+    let ids = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, "team:accounting", "hi")]).await;
+    let driver = live_sender(&store, &base);
+    assert_eq!(settle(&driver, &store, &ids).await[0].row.status, OutboxStatus::Failed);
 
-    assert!(store.requeue_message(ids[0], Utc::now()).unwrap());
-    assert!(!store.requeue_message(ids[0], Utc::now()).unwrap(), "a pending message is not re-queued");
-    let done = settle(&sender, &store, &ids).await;
+    assert!(store.requeue_message(ids[0], Utc::now()).await.unwrap());
+    assert!(!store.requeue_message(ids[0], Utc::now()).await.unwrap(), "a pending message is not re-queued");
+    let done = settle(&driver, &store, &ids).await;
     assert_eq!((done[0].row.status, done[0].series, done[0].attempts), (OutboxStatus::Sent, 2, 1));
-    let series: Vec<u32> = store.list_attempts(ids[0]).unwrap().into_iter().filter(|a| a.kind == "message").map(|a| a.series).collect();
+    let series: Vec<u32> = store.list_attempts(ids[0]).await.unwrap().into_iter().filter(|a| a.kind == "message").map(|a| a.series).collect();
     assert_eq!(series, vec![1, 2]);
-    let statuses: Vec<String> = store.list_history(ids[0]).unwrap().into_iter().map(|h| h.status).collect();
+    let statuses: Vec<String> = store.list_history(ids[0]).await.unwrap().into_iter().map(|h| h.status).collect();
     assert_eq!(statuses, vec!["failed", "pending", "sent"]);
 }
 
@@ -335,20 +333,17 @@ async fn a_replayed_failure_gets_a_new_attempt_series_and_keeps_its_history() {
 async fn a_message_is_not_sent_before_its_not_before_time() {
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
-    store.insert_event(&ml_connector::store::NewEvent {
-        id: "e1".into(), source: "wave".into(), kind: "invoice.sent".into(), business_id: None,
-        received_at: Utc::now(), body: b"{}".to_vec(), data: "{}".into(),
-    }).unwrap();
+    store.insert_events(vec![event("e1", "invoice.sent")]).await.unwrap();
     let later = Utc::now() + chrono::TimeDelta::hours(1);
     let message = |key: &str, not_before| ml_connector::store::NewMessage {
         plugin: "p".into(), key: key.into(), channel: Channel::Sms, to: "team:accounting".into(),
         body: key.into(), not_before,
     };
     let result = DispatchResult { messages: vec![message("later", Some(later)), message("now", None)], ..DispatchResult::default() };
-    store.complete_dispatch("e1", &result).unwrap();
+    complete(&store, "e1", result).await;
     live_sender(&store, &base).drain(None).await.unwrap();
 
     let posts = twilio.posts();
     assert_eq!(posts.iter().map(|p| p.param("Body").unwrap()).collect::<Vec<_>>(), vec!["now"]);
-    assert_eq!(store.next_due_at().unwrap().map(|t| t.timestamp_millis()), Some(later.timestamp_millis()));
+    assert_eq!(store.next_due_at(&Channel::ALL).await.unwrap().map(|t| t.timestamp_millis()), Some(later.timestamp_millis()));
 }

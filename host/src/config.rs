@@ -152,6 +152,11 @@ pub struct StoreConfig {
     pub path: PathBuf,
     /// Where compiled plugins are cached; see [`StoreConfig::resolved_cache_dir`].
     pub cache_dir: Option<PathBuf>,
+    /// How long a claim on an event, message or poll lasts (30): a process killed while holding
+    /// claims has its work taken over by another (or by itself after a restart) once they run
+    /// out.
+    #[serde(deserialize_with = "positive")]
+    pub lease_secs: u64,
 }
 
 impl Default for StoreConfig {
@@ -159,6 +164,7 @@ impl Default for StoreConfig {
         Self {
             path: PathBuf::from("ml-connector.db"),
             cache_dir: None,
+            lease_secs: 30,
         }
     }
 }
@@ -468,6 +474,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("server", "max_body_bytes", Kind::Integer),
     ("store", "path", Kind::Text),
     ("store", "cache_dir", Kind::Text),
+    ("store", "lease_secs", Kind::Integer),
     ("secrets", "master_key_file", Kind::Text),
     ("wave", "business_id", Kind::Text),
     ("wave", "client_id", Kind::Text),

@@ -16,6 +16,7 @@ max_body_bytes = 65536
 [store]
 path = "/var/lib/ml-connector/db.sqlite"
 cache_dir = "/var/cache/ml-connector"
+lease_secs = 45
 
 [secrets]
 master_key_file = "/etc/ml-connector/master.key"

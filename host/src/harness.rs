@@ -9,6 +9,7 @@ use std::path::Path;
 use chrono::{SecondsFormat, Utc};
 
 use crate::builtin;
+use crate::dispatch::check_bodies;
 use crate::model::{Action, Context, Event};
 use crate::runtime::{Invocation, Limits, LoadError, Plugin, PluginError, Runtime, RuntimeOptions};
 use crate::sources::wave::payload::{self, PayloadError};
@@ -80,7 +81,11 @@ impl Harness {
                 &bare
             }
         };
-        Ok(plugin.handle(&event, context)?)
+        let mut invocation = plugin.handle(&event, context)?;
+        // As the dispatcher does: every body must suit the sink that sends it (Twilio's bounds).
+        invocation.actions = check_bodies(invocation.actions, crate::sinks::twilio::sink::check_body)
+            .map_err(|cause| PluginError { plugin: plugin.name().to_owned(), event_id: event.id.clone(), cause })?;
+        Ok(invocation)
     }
 }
 

@@ -30,6 +30,15 @@ pub struct PluginLabel {
     pub plugin: String,
 }
 
+/// Labels: a poller and how its cycle ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PollLabel {
+    /// The poller's name, e.g. `qad:acme`.
+    pub poller: String,
+    /// `ok`, `error`, `broken` or `skipped` (another replica polled).
+    pub outcome: &'static str,
+}
+
 /// All metrics of the process.
 pub struct Metrics {
     registry: Registry,
@@ -45,6 +54,8 @@ pub struct Metrics {
     pub plugin_invocations: Family<PluginLabel, Counter>,
     /// Plugin calls that failed (trap, deadline, memory, error, bad output).
     pub plugin_failures: Family<PluginLabel, Counter>,
+    /// Poll cycles, by poller and outcome.
+    pub polls: Family<PollLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -57,12 +68,14 @@ impl Default for Metrics {
         let dispatch_latency = Histogram::new(exponential_buckets(0.001, 2.0, 17));
         let plugin_invocations = Family::<PluginLabel, Counter>::default();
         let plugin_failures = Family::<PluginLabel, Counter>::default();
+        let polls = Family::<PollLabel, Counter>::default();
         registry.register("events_received", "Webhooks accepted and stored", events_received.clone());
         registry.register("events_duplicate", "Webhooks for events already stored", events_duplicate.clone());
         registry.register("events_rejected", "Webhooks refused, by reason", events_rejected.clone());
         registry.register("dispatch_latency_seconds", "Receipt to dispatch completion", dispatch_latency.clone());
         registry.register("plugin_invocations", "Plugin calls", plugin_invocations.clone());
         registry.register("plugin_failures", "Plugin calls that failed", plugin_failures.clone());
+        registry.register("polls", "Poll cycles, by poller and outcome", polls.clone());
         Metrics {
             registry,
             events_received,
@@ -71,6 +84,7 @@ impl Default for Metrics {
             dispatch_latency,
             plugin_invocations,
             plugin_failures,
+            polls,
         }
     }
 }

@@ -13,14 +13,15 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use ml_connector::config::TwilioMode;
-use ml_connector::sinks::twilio::request_builder::Identity;
-use ml_connector::sinks::twilio::retry::Backoff;
-use ml_connector::sinks::twilio::service::{Credentials, TwilioService};
-use ml_connector::sinks::twilio::sink::{Sender, SenderSettings};
-use ml_connector::store::sqlite::SqliteStore;
 use ml_connector::model::Channel;
+use ml_connector::sinks::driver::{DriverSettings, SinkDriver};
+use ml_connector::sinks::retry::Backoff;
+use ml_connector::sinks::twilio::request_builder::Identity;
+use ml_connector::sinks::twilio::service::{Credentials, TwilioService};
+use ml_connector::sinks::twilio::sink::{TwilioSettings, TwilioSink};
+use ml_connector::store::sqlite::SqliteStore;
 use ml_connector::store::{
-    CustomerNumbers, DispatchResult, NewEvent, NewMessage, OutboxMessage, Store,
+    CustomerNumbers, DispatchResult, InboxStore as _, Lease, MessageFilter, NewEvent, NewMessage, OutboxMessage, OutboxStore as _,
 };
 use serde_json::{Value, json};
 
@@ -214,25 +215,49 @@ fn decode_form(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Sender settings for tests: live, fast backoff, no rate limit unless set.
+/// The Twilio sink's and the sink driver's settings, as the tests set them.
+pub struct SenderSettings {
+    /// The sink's.
+    pub sink: TwilioSettings,
+    /// The driver's.
+    pub driver: DriverSettings,
+}
+
+/// Sender settings for tests: fast backoff, no rate limit unless set.
 pub fn settings(mode: TwilioMode) -> SenderSettings {
     SenderSettings {
-        mode,
-        identity: Identity {
-            account_sid: ACCOUNT.into(),
-            from: Some(FROM.into()),
-            messaging_service_sid: None,
-            status_callback: "https://connector.example.com/webhooks/twilio/status".into(),
+        sink: TwilioSettings {
+            mode,
+            identity: Identity {
+                account_sid: ACCOUNT.into(),
+                from: Some(FROM.into()),
+                messaging_service_sid: None,
+                status_callback: "https://connector.example.com/webhooks/twilio/status".into(),
+            },
+            default_region: "US".into(),
+            team: [("accounting".to_owned(), "+1 (415) 555-2671".to_owned())].into(),
         },
-        default_region: "US".into(),
-        team: [("accounting".to_owned(), "+1 (415) 555-2671".to_owned())].into(),
-        quiet_hours: None,
-        offset: chrono::FixedOffset::east_opt(0).unwrap(),
-        messages_per_second: None,
-        max_retries: 3,
-        backoff: Backoff { base: Duration::from_millis(5), cap: Duration::from_millis(50) },
-        poll_interval: Duration::from_millis(20),
+        driver: DriverSettings {
+            quiet_hours: None,
+            offset: chrono::FixedOffset::east_opt(0).unwrap(),
+            messages_per_second: None,
+            max_retries: 3,
+            backoff: Backoff { base: Duration::from_millis(5), cap: Duration::from_millis(50) },
+            poll_interval: Duration::from_millis(20),
+            concurrency: 8,
+        },
     }
+}
+
+/// The production sender: the sink driver over the Twilio sink, on `store`.
+pub fn sender(store: &Arc<SqliteStore>, service: Option<TwilioService>, settings: SenderSettings) -> SinkDriver {
+    let sink = Arc::new(TwilioSink::new(store.clone(), service, settings.sink));
+    SinkDriver::new(sink, store.clone(), Lease::new("test-sender", Duration::from_secs(30)), settings.driver, Arc::new(tokio::sync::Notify::new()))
+}
+
+/// The lease tests complete dispatches with.
+pub fn test_lease() -> Lease {
+    Lease::new("test", Duration::from_secs(30))
 }
 
 /// A client for the stand-in with a short timeout.
@@ -247,20 +272,30 @@ pub fn store() -> (tempfile::TempDir, Arc<SqliteStore>) {
     (dir, Arc::new(store))
 }
 
+/// An event to store.
+pub fn event(id: &str, kind: &str) -> NewEvent {
+    NewEvent {
+        id: id.into(),
+        source: "wave".into(),
+        kind: kind.into(),
+        business_id: Some("biz".into()),
+        record: None,
+        received_at: Utc::now(),
+        body: b"{}".to_vec(),
+        data: "{}".into(),
+    }
+}
+
+/// Commits `result` as the dispatch of the stored event `event_id`.
+pub async fn complete(store: &SqliteStore, event_id: &str, result: DispatchResult) {
+    let lost = store.complete_dispatches(&test_lease(), vec![(event_id.to_owned(), result)]).await.unwrap();
+    assert!(lost.is_empty());
+}
+
 /// Stores event `event_id` and dispatches `messages` for it, with the customer's numbers.
 /// Returns the new outbox ids in message order.
-pub fn dispatch(store: &SqliteStore, event_id: &str, customer: CustomerNumbers, messages: &[(Channel, &str, &str)]) -> Vec<i64> {
-    store
-        .insert_event(&NewEvent {
-            id: event_id.into(),
-            source: "wave".into(),
-            kind: "invoice.overdue".into(),
-            business_id: Some("biz".into()),
-            received_at: Utc::now(),
-            body: b"{}".to_vec(),
-            data: "{}".into(),
-        })
-        .unwrap();
+pub async fn dispatch(store: &SqliteStore, event_id: &str, customer: CustomerNumbers, messages: &[(Channel, &str, &str)]) -> Vec<i64> {
+    store.insert_events(vec![event(event_id, "invoice.overdue")]).await.unwrap();
     let result = DispatchResult {
         messages: messages
             .iter()
@@ -277,25 +312,23 @@ pub fn dispatch(store: &SqliteStore, event_id: &str, customer: CustomerNumbers, 
         customer,
         ..DispatchResult::default()
     };
-    store.complete_dispatch(event_id, &result).unwrap();
-    let mut ids: Vec<i64> = store
-        .list_outbox(10_000)
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.event_id == event_id)
-        .map(|r| r.id)
-        .collect();
+    complete(store, event_id, result).await;
+    let filter = MessageFilter { event_id: Some(event_id.into()), limit: 10_000, ..MessageFilter::default() };
+    let mut ids: Vec<i64> = store.list_messages(&filter).await.unwrap().into_iter().map(|m| m.row.id).collect();
     ids.sort_unstable();
     ids
 }
 
 /// Drains until every listed message reaches a final state (a liveness bound, not a timing
 /// assertion: retries wait a few milliseconds of backoff).
-pub async fn settle(sender: &Sender, store: &SqliteStore, ids: &[i64]) -> Vec<OutboxMessage> {
+pub async fn settle(sender: &SinkDriver, store: &SqliteStore, ids: &[i64]) -> Vec<OutboxMessage> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         sender.drain(None).await.unwrap();
-        let messages: Vec<OutboxMessage> = ids.iter().map(|id| store.get_message(*id).unwrap().unwrap()).collect();
+        let mut messages = Vec::with_capacity(ids.len());
+        for id in ids {
+            messages.push(store.get_message(*id).await.unwrap().unwrap());
+        }
         if messages.iter().all(|m| m.row.status.is_final()) {
             return messages;
         }

@@ -10,7 +10,8 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use super::common::{load_config, open_store};
-use crate::store::{Attempt, HistoryRecord, InboundRecord, MessageFilter, OutboxMessage, OutboxStatus};
+use crate::sinks::twilio::state::InboundRecord;
+use crate::store::{Attempt, HistoryRecord, MessageFilter, OutboxMessage, OutboxStatus};
 
 /// `audit` options.
 #[derive(Debug, Args)]
@@ -18,6 +19,9 @@ pub struct AuditArgs {
     /// Only the messages of this event.
     #[arg(long = "event", value_name = "ID")]
     pub event_id: Option<String>,
+    /// Only the messages of events about this source record, e.g. `qad:acme:purchase_order:PO-77`.
+    #[arg(long, value_name = "RECORD")]
+    pub record: Option<String>,
     /// Only messages in this status: pending, sending, sent, failed, undeliverable, dry-run,
     /// cancelled.
     #[arg(long, value_parser = parse_status)]
@@ -37,16 +41,16 @@ fn parse_status(text: &str) -> Result<OutboxStatus, String> {
 }
 
 /// Runs `audit`.
-pub fn run(config: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(config: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(config)?;
     let store = open_store(&config)?;
-    let filter = MessageFilter { event_id: args.event_id, status: args.status, since: None, limit: args.limit };
-    let messages = store.list_messages(&filter)?;
+    let filter = MessageFilter { event_id: args.event_id, record: args.record, status: args.status, since: None, limit: args.limit };
+    let messages = store.list_messages(&filter).await?;
     let mut out = Vec::with_capacity(messages.len());
     let mut twilio = Vec::with_capacity(messages.len());
     for m in &messages {
-        out.push((m, store.list_attempts(m.row.id)?, store.list_history(m.row.id)?));
-        twilio.push((store.delivery_status(m.row.id)?, store.list_replies(m.row.id)?));
+        out.push((m, store.list_attempts(m.row.id).await?, store.list_history(m.row.id).await?));
+        twilio.push((store.delivery_status(m.row.id).await?, store.list_replies(m.row.id).await?));
     }
     if args.json {
         let rows: Vec<Value> = out

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::config::Config;
-use crate::secrets::{MASTER_KEY_ENV, MasterKey};
+use crate::secrets::{MASTER_KEY_ENV, MasterKey, Vault};
 use crate::store::Store;
-use crate::store::sqlite::SqliteStore;
 
 /// Loads the configuration (file, then `ML_CONNECTOR_*` overrides).
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
@@ -17,9 +16,7 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
 
 /// Opens (and migrates) the configured store.
 pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let store = SqliteStore::open(&config.store.path)
-        .with_context(|| format!("cannot open the store at {}", config.store.path.display()))?;
-    Ok(Arc::new(store))
+    crate::store::open(&config.store).with_context(|| format!("cannot open the store at {}", config.store.path.display()))
 }
 
 /// The master key from `ML_CONNECTOR_MASTER_KEY` or `[secrets] master_key_file`, if either is set.
@@ -35,4 +32,9 @@ pub fn require_master_key(config: &Config) -> anyhow::Result<MasterKey> {
              or [secrets] master_key_file"
         )
     })
+}
+
+/// The store's secrets with the master key, which must be set.
+pub fn vault(config: &Config, store: &Arc<dyn Store>) -> anyhow::Result<Vault> {
+    Ok(Vault::new(store.clone(), Some(Arc::new(require_master_key(config)?))))
 }

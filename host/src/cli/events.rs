@@ -8,7 +8,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::common::{load_config, open_store};
-use crate::store::{FailureRecord, OutboxRow, StoredEvent};
+use crate::store::{EventFilter, FailureRecord, MessageFilter, OutboxRow, StoredEvent};
 
 /// Event commands.
 #[derive(Debug, Subcommand)]
@@ -47,17 +47,17 @@ pub enum OutboxCommand {
 }
 
 /// Runs an events command.
-pub fn run_events(config: Option<&Path>, cmd: EventsCommand) -> anyhow::Result<ExitCode> {
+pub async fn run_events(config: Option<&Path>, cmd: EventsCommand) -> anyhow::Result<ExitCode> {
     let config = load_config(config)?;
     let store = open_store(&config)?;
     match cmd {
         EventsCommand::List { json, limit } => {
-            let events = store.list_events(limit)?;
+            let events = store.list_events(&EventFilter::newest(limit)).await?;
             if json {
-                let rows = events
-                    .iter()
-                    .map(|event| Ok(event_json(event, &store.list_failures(&event.id)?)))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let mut rows = Vec::with_capacity(events.len());
+                for event in &events {
+                    rows.push(event_json(event, &store.list_failures(&event.id).await?));
+                }
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else if events.is_empty() {
                 println!("no events stored");
@@ -85,7 +85,7 @@ pub fn run_events(config: Option<&Path>, cmd: EventsCommand) -> anyhow::Result<E
             }
         }
         EventsCommand::Replay { event_id } => {
-            if !store.replay_event(&event_id)? {
+            if !store.replay_event(&event_id).await? {
                 eprintln!(
                     "error: no stored event has id {event_id:?} (see `ml-connector events list`)"
                 );
@@ -101,12 +101,13 @@ pub fn run_events(config: Option<&Path>, cmd: EventsCommand) -> anyhow::Result<E
 }
 
 /// Runs an outbox command.
-pub fn run_outbox(config: Option<&Path>, cmd: OutboxCommand) -> anyhow::Result<ExitCode> {
+pub async fn run_outbox(config: Option<&Path>, cmd: OutboxCommand) -> anyhow::Result<ExitCode> {
     let config = load_config(config)?;
     let store = open_store(&config)?;
     match cmd {
         OutboxCommand::List { json, limit } => {
-            let rows = store.list_outbox(limit)?;
+            let filter = MessageFilter { limit, ..MessageFilter::default() };
+            let rows: Vec<OutboxRow> = store.list_messages(&filter).await?.into_iter().map(|m| m.row).collect();
             if json {
                 let rows: Vec<Value> = rows.iter().map(outbox_json).collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);

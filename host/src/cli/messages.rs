@@ -1,21 +1,15 @@
 //! `ml-connector messages replay`: re-queue failed or undeliverable messages as a new attempt
-//! series (their history is kept); and the Twilio sender's assembly for `serve`.
+//! series (their history is kept).
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Subcommand;
 
 use super::common::{load_config, open_store};
-use crate::config::{Config, TwilioMode};
-use crate::secrets::{MasterKey, TWILIO_API_KEY_SECRET, TWILIO_API_KEY_SID, TWILIO_AUTH_TOKEN};
-use crate::sinks::twilio::service::{Credentials, TwilioService};
-use crate::sinks::twilio::sink::{Sender, SenderSettings};
-use crate::store::{MessageFilter, OutboxStatus, Store};
+use crate::store::{MessageFilter, OutboxStatus};
 
 /// Above this many messages, replay shows a progress bar.
 const PROGRESS_THRESHOLD: usize = 20;
@@ -50,25 +44,25 @@ pub fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// Runs a messages command.
-pub fn run(config: Option<&Path>, cmd: MessagesCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(config: Option<&Path>, cmd: MessagesCommand) -> anyhow::Result<ExitCode> {
     let config = load_config(config)?;
     let store = open_store(&config)?;
     match cmd {
         MessagesCommand::Replay { id: Some(id), .. } => {
-            let Some(message) = store.get_message(id)? else {
+            let Some(message) = store.get_message(id).await? else {
                 bail!("no message has outbox id {id}");
             };
             if !message.row.status.is_replayable() {
                 bail!("message {id} is {}; only failed and undeliverable messages are replayed", message.row.status);
             }
-            store.requeue_message(id, Utc::now())?;
+            store.requeue_message(id, Utc::now()).await?;
             println!("message {id} re-queued (attempt series {})", message.series + 1);
         }
         MessagesCommand::Replay { since, .. } => {
             let mut ids = Vec::new();
             for status in [OutboxStatus::Failed, OutboxStatus::Undeliverable] {
                 let filter = MessageFilter { status: Some(status), since, limit: usize::MAX, ..MessageFilter::default() };
-                ids.extend(store.list_messages(&filter)?.into_iter().map(|m| m.row.id));
+                ids.extend(store.list_messages(&filter).await?.into_iter().map(|m| m.row.id));
             }
             ids.sort_unstable();
             let bar = (ids.len() > PROGRESS_THRESHOLD).then(|| {
@@ -81,7 +75,7 @@ pub fn run(config: Option<&Path>, cmd: MessagesCommand) -> anyhow::Result<ExitCo
             });
             let mut requeued = 0;
             for id in &ids {
-                if store.requeue_message(*id, Utc::now())? {
+                if store.requeue_message(*id, Utc::now()).await? {
                     requeued += 1;
                 }
                 if let Some(bar) = &bar {
@@ -95,37 +89,6 @@ pub fn run(config: Option<&Path>, cmd: MessagesCommand) -> anyhow::Result<ExitCo
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The sender `serve` runs: in live mode with the Twilio credentials from the store (API key
-/// when both its secrets are set, else the account's auth token).
-pub fn build_sender(config: &Config, store: Arc<dyn Store>, key: Option<&MasterKey>) -> anyhow::Result<Sender> {
-    let settings = SenderSettings::from_config(config);
-    if config.twilio.mode == TwilioMode::DryRun {
-        return Ok(Sender::new(store, None, settings));
-    }
-    let account_sid = config.twilio.account_sid.clone().context("live mode needs twilio.account_sid")?;
-    let secret = |name: &str| -> anyhow::Result<Option<String>> {
-        let Some(sealed) = store.get_secret(name)? else { return Ok(None) };
-        let key = key.context("Twilio secrets are stored but no master key is set")?;
-        Ok(Some(key.open(name, &sealed)?.expose().to_owned()))
-    };
-    let credentials = match (secret(TWILIO_API_KEY_SID)?, secret(TWILIO_API_KEY_SECRET)?) {
-        (Some(sid), Some(secret)) => Credentials { username: sid, password: secret.into() },
-        _ => {
-            let token = secret(TWILIO_AUTH_TOKEN)?.with_context(|| {
-                format!("live mode needs the secret {TWILIO_AUTH_TOKEN} (or {TWILIO_API_KEY_SID} and {TWILIO_API_KEY_SECRET}): `ml-connector secrets set {TWILIO_AUTH_TOKEN}`")
-            })?;
-            Credentials { username: account_sid, password: token.into() }
-        }
-    };
-    let service = TwilioService::new(
-        &config.twilio.api_base,
-        &config.twilio.lookups_base,
-        credentials,
-        Duration::from_millis(config.twilio.request_timeout_ms),
-    )?;
-    Ok(Sender::new(store, Some(service), settings))
 }
 
 #[cfg(test)]

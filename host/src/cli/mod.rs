@@ -55,15 +55,21 @@ pub enum Command {
 
 /// Runs a parsed command line; the exit code says whether it succeeded.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run_command(cli))
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config.as_deref();
     match cli.command {
-        Command::Serve => serve::run(config),
-        Command::Plugin(cmd) => plugin::run(cmd),
-        Command::Secrets(cmd) => secrets::run(config, cmd),
-        Command::Events(cmd) => events::run_events(config, cmd),
-        Command::Outbox(cmd) => events::run_outbox(config, cmd),
-        Command::Wave(cmd) => wave::run(config, cmd),
-        Command::Audit(args) => audit::run(config, args),
-        Command::Messages(cmd) => messages::run(config, cmd),
+        Command::Serve => serve::run(config).await,
+        // Plugins run on the blocking pool: WASI's blocking calls may not run on an async worker.
+        Command::Plugin(cmd) => tokio::task::spawn_blocking(move || plugin::run(cmd)).await?,
+        Command::Secrets(cmd) => secrets::run(config, cmd).await,
+        Command::Events(cmd) => events::run_events(config, cmd).await,
+        Command::Outbox(cmd) => events::run_outbox(config, cmd).await,
+        Command::Wave(cmd) => wave::run(config, cmd).await,
+        Command::Audit(args) => audit::run(config, args).await,
+        Command::Messages(cmd) => messages::run(config, cmd).await,
     }
 }

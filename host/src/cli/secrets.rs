@@ -43,7 +43,7 @@ pub enum SecretsCommand {
 }
 
 /// Runs a secrets command.
-pub fn run(config: Option<&Path>, cmd: SecretsCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(config: Option<&Path>, cmd: SecretsCommand) -> anyhow::Result<ExitCode> {
     let config = load_config(config)?;
     match cmd {
         SecretsCommand::Set { name } => {
@@ -51,15 +51,15 @@ pub fn run(config: Option<&Path>, cmd: SecretsCommand) -> anyhow::Result<ExitCod
             let key = require_master_key(&config)?;
             let value = read_value(&name)?;
             let store = open_store(&config)?;
-            check_key_opens_existing(store.as_ref(), &key)?;
+            check_key_opens_existing(store.as_ref(), &key).await?;
             let sealed = key.seal(&name, value.expose())?;
-            store.put_secret(&name, &sealed)?;
+            store.put_secret(&name, sealed).await?;
             println!("stored {name}");
         }
         SecretsCommand::List => {
             // Names and dates are not sealed: no master key needed.
             let store = open_store(&config)?;
-            let secrets = store.list_secrets()?;
+            let secrets = store.list_secrets().await?;
             if secrets.is_empty() {
                 println!("no secrets stored");
             } else {
@@ -79,9 +79,9 @@ pub fn run(config: Option<&Path>, cmd: SecretsCommand) -> anyhow::Result<ExitCod
             }
         }
         SecretsCommand::RotateKey { new_key_file } => {
-            let old = require_master_key(&config)?;
+            let old = Arc::new(require_master_key(&config)?);
             let store = open_store(&config)?;
-            let new = match &new_key_file {
+            let new = Arc::new(match &new_key_file {
                 Some(path) => MasterKey::from_file(path)?,
                 None => {
                     let new = MasterKey::generate();
@@ -97,12 +97,10 @@ pub fn run(config: Option<&Path>, cmd: SecretsCommand) -> anyhow::Result<ExitCod
                     out.flush()?;
                     new
                 }
-            };
-            let reseal = |name: &str, sealed: &[u8]| -> Result<Vec<u8>, Cause> {
-                old.reseal(&new, name, sealed)
-                    .map_err(|e| Arc::new(e) as Cause)
-            };
-            let count = store.rotate_secrets(&reseal).with_context(|| {
+            });
+            let (from, to) = (old.clone(), new.clone());
+            let reseal = move |name: &str, sealed: &[u8]| -> Result<Vec<u8>, Cause> { from.reseal(&to, name, sealed).map_err(|e| Arc::new(e) as Cause) };
+            let count = store.rotate_secrets(Box::new(reseal)).await.with_context(|| {
                 if new_key_file.is_none() {
                     "nothing was changed and the key printed above was NOT applied; keep using the current key"
                 } else {
@@ -160,11 +158,11 @@ fn read_value(name: &str) -> anyhow::Result<SecretString> {
 }
 
 /// Refuses to mix master keys: if secrets are stored, `key` must open one of them.
-fn check_key_opens_existing(store: &dyn Store, key: &MasterKey) -> anyhow::Result<()> {
-    let Some((name, _)) = store.list_secrets()?.into_iter().next() else {
+async fn check_key_opens_existing(store: &dyn Store, key: &MasterKey) -> anyhow::Result<()> {
+    let Some((name, _)) = store.list_secrets().await?.into_iter().next() else {
         return Ok(());
     };
-    let Some(sealed) = store.get_secret(&name)? else {
+    let Some(sealed) = store.get_secret(&name).await? else {
         return Ok(());
     };
     key.open(&name, &sealed).map(drop).with_context(|| {

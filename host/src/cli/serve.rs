@@ -1,157 +1,26 @@
-//! `ml-connector serve`: assemble store, secrets, plugins, dispatcher and
-//! HTTP server from the configuration, run until SIGTERM/Ctrl-C, then stop
-//! accepting, finish in-flight requests and the dispatch batch, and exit.
+//! `ml-connector serve`: opens the store, builds the [`App`] from the configuration, and runs it
+//! until SIGTERM or Ctrl-C; then stops accepting, finishes in-flight requests, the dispatch
+//! batch and the messages in progress, and exits.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::{Context as _, bail};
-use chrono::FixedOffset;
+use anyhow::Context as _;
 
-use crate::builtin;
-use crate::cli::common;
-use crate::config::{Config, PluginSource};
-use crate::dispatch::dispatcher::Dispatcher;
-use crate::dispatch::enrich::{Enricher, EventOnly};
-use crate::sources::twilio::replies::ReplyEnricher;
-use crate::metrics::Metrics;
-use crate::runtime::{Limits, Plugin, Runtime, RuntimeOptions};
-use crate::secrets::MASTER_KEY_ENV;
-use crate::server::{self, AppState};
-use crate::sources::wave::secrets::WebhookSecrets;
-use crate::store::ingest::IngestQueue;
-
-/// Webhooks queued for the group-commit writer before submitters wait.
-const INGEST_QUEUE: usize = 8192;
-
-/// The Twilio webhook settings: the public URL and the secret `twilio.auth_token`, which Twilio
-/// signs webhooks with even when the sender authenticates with an API key.
-fn twilio_webhooks(
-    config: &Config,
-    store: &Arc<dyn crate::store::Store>,
-    key: Option<&crate::secrets::MasterKey>,
-) -> anyhow::Result<server::webhooks::twilio::TwilioWebhooks> {
-    let name = crate::secrets::TWILIO_AUTH_TOKEN;
-    let auth_token = match (store.get_secret(name)?, key) {
-        (Some(sealed), Some(key)) => Some(Arc::new(key.open(name, &sealed).with_context(|| format!("cannot open the secret {name}"))?)),
-        _ => None,
-    };
-    if auth_token.is_none() {
-        tracing::warn!("No {name} is stored: Twilio webhooks get 503 until `ml-connector secrets set {name}`.");
-    }
-    Ok(server::webhooks::twilio::TwilioWebhooks {
-        public_url: config.server.resolved_public_url().trim_end_matches('/').to_owned(),
-        auth_token,
-    })
-}
+use super::common::{load_config, master_key, open_store};
+use crate::app::App;
 
 /// Runs the service.
-pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let config = common::load_config(config_path)?;
-    let store = common::open_store(&config)?;
-    let key = common::master_key(&config)?.map(Arc::new);
-    if key.is_none() && store.has_secrets()? {
-        bail!(
-            "the store at {} holds encrypted secrets but no master key is set: set {MASTER_KEY_ENV} or [secrets] master_key_file",
-            config.store.path.display()
-        );
-    }
-    let sender = Arc::new(crate::cli::messages::build_sender(&config, store.clone(), key.as_deref())?);
-    let wave_secrets = WebhookSecrets::load(store.clone(), key.clone()).context("cannot load the Wave webhook secrets")?;
-    if wave_secrets.count() == 0 {
-        tracing::warn!("No Wave webhook secret is stored: webhooks get 503 until `ml-connector secrets set wave.webhook_secret`.");
-    }
-    let plugins = Arc::new(load_plugins(&config)?);
-    if config.twilio.mode == crate::config::TwilioMode::DryRun {
-        tracing::info!("Twilio is in dry-run mode: messages are recorded, not sent.");
-    }
-
-    let metrics = Arc::new(Metrics::default());
-    let ingest = Arc::new(IngestQueue::start(store.clone(), INGEST_QUEUE)?);
-    let offset = config.twilio.timezone.as_ref().map(|tz| tz.offset()).unwrap_or(FixedOffset::east_opt(0).expect("UTC"));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let wave = super::wave::serve_parts(&config, &store, key.as_ref(), runtime.handle(), offset)?;
-    let enricher: Arc<dyn Enricher> = match &wave.enricher {
-        Some(enricher) => enricher.clone(),
-        None => Arc::new(EventOnly { offset }),
-    };
-    let enricher = Arc::new(ReplyEnricher::new(enricher, store.clone()));
-    let dispatcher = Arc::new(Dispatcher::new(store.clone(), plugins.clone(), enricher, metrics.clone()));
-    let twilio = twilio_webhooks(&config, &store, key.as_deref())?;
-    let state = AppState {
-        store,
-        ingest: ingest.clone(),
-        wave_secrets: Arc::new(wave_secrets),
-        signature_tolerance_secs: i64::from(config.wave.signature_tolerance_secs),
-        metrics,
-        plugins_loaded: plugins.len(),
-        wave_oauth: wave.oauth.clone(),
-        twilio,
-    };
-    let app = server::router(state, config.server.max_body_bytes);
-
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.server.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
-        let addr = listener.local_addr()?;
-        tracing::info!(public_url = %config.server.resolved_public_url(), "Listening on http://{addr}");
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        if let (Some(oauth), Some(_)) = (&wave.oauth, &wave.enricher) {
-            tokio::spawn(oauth.clone().keep_fresh(Duration::from_secs(60), stop_rx.clone()));
-        }
-        if let Some((reconciler, interval)) = wave.reconciler {
-            tokio::spawn(reconciler.run(interval, ingest.wake_handle(), stop_rx.clone()));
-        }
-        let sending = tokio::spawn(sender.run(stop_rx.clone()));
-        let dispatching = tokio::spawn(dispatcher.run(ingest.wake_handle(), stop_rx));
-        server::serve(listener, app, shutdown_signal()).await?;
-        tracing::info!("Stopped accepting; finishing the dispatch in progress.");
-        stop_tx.send(true).ok();
-        tokio::time::timeout(Duration::from_secs(30), dispatching)
-            .await
-            .context("the dispatcher did not stop within 30 s")??;
-        tokio::time::timeout(Duration::from_secs(30), sending)
-            .await
-            .context("the Twilio sender did not stop within 30 s")??;
-        tracing::info!("Stopped.");
-        anyhow::Ok(())
-    })?;
+pub async fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config)?;
+    let key = master_key(&config)?.map(Arc::new);
+    let listen = config.server.listen;
+    let app = App::build(config, store, key).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    app.run(listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The configured plugins (all built-ins when none are configured), enabled ones only.
-pub(super) fn load_plugins(config: &Config) -> anyhow::Result<Vec<Plugin>> {
-    let runtime = Runtime::new(&RuntimeOptions { cache_dir: Some(config.store.resolved_cache_dir()), ..RuntimeOptions::default() })?;
-    let mut plugins = Vec::new();
-    if config.plugins.is_empty() {
-        for b in builtin::all() {
-            plugins.push(runtime.load(b.name, b.wasm, Limits::default(), Default::default())?);
-        }
-    }
-    for entry in config.plugins.iter().filter(|p| p.enabled) {
-        let limits = Limits { deadline: Duration::from_millis(entry.deadline_ms), memory_bytes: (entry.memory_mib as usize) << 20 };
-        let plugin = match &entry.source {
-            PluginSource::Builtin(name) => {
-                let b = builtin::find(name).with_context(|| {
-                    let known: Vec<_> = builtin::all().iter().map(|b| b.name).collect();
-                    format!("[[plugins]] name = {name:?} is not a built-in plugin (known: {})", known.join(", "))
-                })?;
-                runtime.load(b.name, b.wasm, limits, entry.settings.clone())?
-            }
-            PluginSource::File(path) => {
-                let wasm = std::fs::read(path).with_context(|| format!("cannot read plugin {}", path.display()))?;
-                runtime.load(&path.display().to_string(), &wasm, limits, entry.settings.clone())?
-            }
-        };
-        plugins.push(plugin);
-    }
-    for p in &plugins {
-        tracing::info!(plugin = p.name(), subscribes = %p.manifest().subscribes.join(","), "Plugin loaded.");
-    }
-    Ok(plugins)
 }
 
 async fn shutdown_signal() {

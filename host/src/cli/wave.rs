@@ -1,5 +1,5 @@
 //! `ml-connector wave send-test-event KIND`: post a signed sample webhook, like Stripe's `trigger`;
-//! `wave connect` and `wave status`: the OAuth connection; and the Wave parts `serve` runs.
+//! `wave connect` and `wave status`: the OAuth connection.
 
 use std::io::Read as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -11,19 +11,12 @@ use anyhow::{Context as _, anyhow, bail};
 use clap::Subcommand;
 use zeroize::Zeroizing;
 
-use std::sync::Arc;
-
-use chrono::FixedOffset;
-
-use super::common::{load_config, open_store, require_master_key};
+use super::common::{load_config, open_store, vault};
 use crate::config::Config;
-use crate::secrets::{MasterKey, SecretString, WAVE_CLIENT_SECRET, WAVE_WEBHOOK_SECRET, is_webhook_secret};
-use crate::sources::wave::enrich::{self, WaveEnricher};
-use crate::sources::wave::graphql::GraphQlClient;
+use crate::secrets::SecretString;
 use crate::sources::wave::oauth::{self, ConnectionStatus, OAuthSettings, WaveOAuth};
-use crate::sources::wave::reconcile::Reconciler;
+use crate::sources::wave::secrets::{WAVE_CLIENT_SECRET, WAVE_WEBHOOK_SECRET, is_webhook_secret};
 use crate::sources::wave::{samples, signature};
-use crate::store::Store;
 
 /// Wave commands.
 #[derive(Debug, Subcommand)]
@@ -68,74 +61,24 @@ pub enum WaveCommand {
     },
 }
 
-/// What `serve` runs for Wave: the OAuth connection (callback, health), the
-/// enricher when a token is stored, and the reconciliation sweep when on.
-pub(super) struct ServeParts {
-    /// Set when `[wave] client_id` is set and a master key is present.
-    pub oauth: Option<Arc<WaveOAuth>>,
-    /// Set when Wave is connected (a token is stored).
-    pub enricher: Option<Arc<WaveEnricher>>,
-    /// Set when connected, `reconcile_interval_secs` is set and a business is known.
-    pub reconciler: Option<(Arc<Reconciler>, Duration)>,
-}
-
-/// Builds the Wave parts of `serve` from the configuration.
-pub(super) fn serve_parts(
-    config: &Config,
-    store: &Arc<dyn Store>,
-    key: Option<&Arc<MasterKey>>,
-    runtime: &tokio::runtime::Handle,
-    offset: FixedOffset,
-) -> anyhow::Result<ServeParts> {
-    let none = ServeParts { oauth: None, enricher: None, reconciler: None };
-    let Some(settings) = OAuthSettings::from_config(config) else { return Ok(none) };
-    let Some(key) = key else {
-        tracing::warn!("[wave] client_id is set but no master key is: Wave OAuth is off.");
-        return Ok(none);
-    };
-    let oauth = Arc::new(WaveOAuth::new(settings, store.clone(), key.clone()).context("cannot set up Wave OAuth")?);
-    if !oauth.is_connected() {
-        tracing::warn!("Wave is not connected: plugins get no Wave lookups until `ml-connector wave connect` and a restart.");
-        return Ok(ServeParts { oauth: Some(oauth), enricher: None, reconciler: None });
-    }
-    if let ConnectionStatus::Broken { reason } = oauth.status() {
-        tracing::error!(reason, "Wave connection is broken: events wait until `ml-connector wave connect` repairs it.");
-    }
-    let region = enrich::region(&config.twilio.default_region)
-        .with_context(|| format!("twilio.default_region {:?} is not a known region", config.twilio.default_region))?;
-    let client = Arc::new(GraphQlClient::new(config.wave.graphql_url.clone(), oauth.clone())?);
-    // The configured business, else the one the user connected.
-    let business_id = config.wave.business_id.clone().or_else(|| oauth.business_id());
-    let enricher = Arc::new(WaveEnricher::new(client.clone(), runtime.clone(), offset, region, business_id.clone()));
-    let reconciler = match (config.wave.reconcile_interval_secs, &business_id) {
-        (Some(secs), Some(business)) => Some((Arc::new(Reconciler::new(client, store.clone(), business.clone())), Duration::from_secs(secs))),
-        (Some(_), None) => {
-            tracing::warn!("wave.reconcile_interval_secs is set but no business is known (set wave.business_id): no reconciliation sweep.");
-            None
-        }
-        _ => None,
-    };
-    Ok(ServeParts { oauth: Some(oauth), enricher: Some(enricher), reconciler })
-}
-
 /// `wave connect`: the authorization URL.
-fn connect(config: &Config, scopes: Vec<String>) -> anyhow::Result<ExitCode> {
+async fn connect(config: &Config, scopes: Vec<String>) -> anyhow::Result<ExitCode> {
     let settings = OAuthSettings::from_config(config).context("set [wave] client_id (your Wave application's client id) first")?;
     let store = open_store(config)?;
-    let key = Arc::new(require_master_key(config)?);
-    if store.get_secret(WAVE_CLIENT_SECRET)?.is_none() {
+    let vault = vault(config, &store)?;
+    if store.get_secret(WAVE_CLIENT_SECRET).await?.is_none() {
         eprintln!("note: no client secret is stored yet; run `ml-connector secrets set {WAVE_CLIENT_SECRET}` before opening the link");
     }
     let scopes: Vec<String> = if scopes.is_empty() {
-        let plugins = super::serve::load_plugins(config)?;
+        let plugins = crate::app::plugins::load_blocking(config).await?;
         let subscriptions: Vec<String> = plugins.iter().flat_map(|p| p.manifest().subscribes.clone()).collect();
         oauth::scopes_for(&subscriptions).into_iter().map(str::to_owned).collect()
     } else {
         scopes
     };
-    let oauth = WaveOAuth::new(settings, store, key)?;
+    let oauth = WaveOAuth::new(settings, vault).await?;
     let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
-    let url = oauth.authorization_url(&scope_refs)?;
+    let url = oauth.authorization_url(&scope_refs).await?;
     eprintln!("Open this URL, approve access, and Wave sends you back to {}", oauth.redirect_uri());
     eprintln!("(ml-connector serve must be reachable there). Scopes: {}", scopes.join(" "));
     println!("{url}");
@@ -143,10 +86,9 @@ fn connect(config: &Config, scopes: Vec<String>) -> anyhow::Result<ExitCode> {
 }
 
 /// `wave status`.
-fn status(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+async fn status(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let store = open_store(config)?;
-    let key = require_master_key(config)?;
-    let state = oauth::load_state(&*store, &key)?;
+    let state = oauth::load_state(&vault(config, &store)?).await?;
     let status = ConnectionStatus::of(state.as_ref());
     if json {
         let mut value = serde_json::to_value(&status)?;
@@ -176,7 +118,7 @@ fn status(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs a Wave command.
-pub fn run(config: Option<&Path>, cmd: WaveCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(config: Option<&Path>, cmd: WaveCommand) -> anyhow::Result<ExitCode> {
     let config = load_config(config)?;
     match cmd {
         WaveCommand::SendTestEvent {
@@ -196,7 +138,7 @@ pub fn run(config: Option<&Path>, cmd: WaveCommand) -> anyhow::Result<ExitCode> 
             let secret = if secret_stdin {
                 secret_from_stdin()?
             } else {
-                stored_secret(&config)?
+                stored_secret(&config).await?
             };
             let url = url.unwrap_or_else(|| default_url(config.server.listen));
 
@@ -204,7 +146,7 @@ pub fn run(config: Option<&Path>, cmd: WaveCommand) -> anyhow::Result<ExitCode> 
             let header = signature::sign(secret.expose(), t, body.as_bytes());
             drop(secret);
             eprintln!("posting {kind} event {event_id} to {url}");
-            let (status, text) = post(&url, &header, t, body)?;
+            let (status, text) = post(&url, &header, t, body).await?;
             println!("{status}");
             if !text.is_empty() {
                 println!("{text}");
@@ -215,8 +157,8 @@ pub fn run(config: Option<&Path>, cmd: WaveCommand) -> anyhow::Result<ExitCode> 
                 ExitCode::FAILURE
             })
         }
-        WaveCommand::Connect { scopes } => connect(&config, scopes),
-        WaveCommand::Status { json } => status(&config, json),
+        WaveCommand::Connect { scopes } => connect(&config, scopes).await,
+        WaveCommand::Status { json } => status(&config, json).await,
     }
 }
 
@@ -267,12 +209,13 @@ fn secret_from_stdin() -> anyhow::Result<SecretString> {
 
 /// The stored webhook secret: `wave.webhook_secret`, or else the most recently set
 /// `wave.webhook_secret.<suffix>`.
-fn stored_secret(config: &Config) -> anyhow::Result<SecretString> {
+async fn stored_secret(config: &Config) -> anyhow::Result<SecretString> {
     let store = open_store(config)?;
-    let name = match store.get_secret(WAVE_WEBHOOK_SECRET)? {
+    let name = match store.get_secret(WAVE_WEBHOOK_SECRET).await? {
         Some(_) => WAVE_WEBHOOK_SECRET.to_owned(),
         None => store
-            .list_secrets()?
+            .list_secrets()
+            .await?
             .into_iter()
             .filter(|(name, _)| is_webhook_secret(name))
             .max_by_key(|(_, at)| *at)
@@ -284,47 +227,24 @@ fn stored_secret(config: &Config) -> anyhow::Result<SecretString> {
                 )
             })?,
     };
-    let key = require_master_key(config)?;
-    let sealed = store
-        .get_secret(&name)?
-        .with_context(|| format!("secret {name} disappeared while reading it"))?;
-    Ok(key.open(&name, &sealed)?)
+    vault(config, &store)?.get(&name).await?.with_context(|| format!("secret {name} disappeared while reading it"))
 }
 
 /// POSTs the signed body; returns the status and the response body.
-fn post(
-    url: &str,
-    header: &str,
-    t: i64,
-    body: String,
-) -> anyhow::Result<(reqwest::StatusCode, String)> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the HTTP client runtime")?;
-    runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .context("cannot build the HTTP client")?;
-        let response = client
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("x-wave-signature", header)
-            .header("x-wave-timestamp", t.to_string())
-            .body(body)
-            .send()
-            .await
-            .with_context(|| {
-                format!("cannot POST to {url} (is `ml-connector serve` running there?)")
-            })?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .context("cannot read the response body")?;
-        Ok((status, text))
-    })
+async fn post(url: &str, header: &str, t: i64, body: String) -> anyhow::Result<(reqwest::StatusCode, String)> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().context("cannot build the HTTP client")?;
+    let response = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("x-wave-signature", header)
+        .header("x-wave-timestamp", t.to_string())
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("cannot POST to {url} (is `ml-connector serve` running there?)"))?;
+    let status = response.status();
+    let text = response.text().await.context("cannot read the response body")?;
+    Ok((status, text))
 }
 
 #[cfg(test)]

@@ -1,14 +1,14 @@
-//! Dispatch: runs every plugin subscribed to an event, each in isolation,
-//! and turns the results into outbox rows.
+//! Dispatch: claims stored events, builds their context, runs every plugin subscribed to each,
+//! each in isolation, and commits the resulting outbox rows with the event's new status.
 
 pub mod dispatcher;
 pub mod enrich;
 
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::model::{Context, Event};
-use crate::runtime::{Invocation, Plugin, PluginError};
-use crate::store::StoredEvent;
+use crate::model::{Action, Channel, Context, Event, Message};
+use crate::runtime::{Failure, Invocation, Plugin, PluginError};
+use crate::store::{NewMessage, StoredEvent};
 
 /// A stored event as plugins see it.
 pub fn plugin_event(stored: &StoredEvent) -> Event {
@@ -31,8 +31,8 @@ pub struct PluginRun<'p> {
     pub outcome: Result<Invocation, PluginError>,
 }
 
-/// Runs each plugin in `plugins` that subscribes to `event.kind`. A failing
-/// plugin is logged and reported in its [`PluginRun`]; the others still run.
+/// Runs each plugin in `plugins` that subscribes to `event.kind`. A failing plugin is logged and
+/// reported in its [`PluginRun`]; the others still run.
 pub fn run_plugins<'p>(plugins: &'p [Plugin], event: &Event, context: &Context) -> Vec<PluginRun<'p>> {
     plugins
         .iter()
@@ -45,4 +45,32 @@ pub fn run_plugins<'p>(plugins: &'p [Plugin], event: &Event, context: &Context) 
             PluginRun { plugin, outcome }
         })
         .collect()
+}
+
+/// The outbox row a plugin's SMS or call becomes.
+pub fn new_message(plugin: &str, channel: Channel, m: Message) -> NewMessage {
+    NewMessage {
+        plugin: plugin.to_string(),
+        key: m.key,
+        channel,
+        to: m.to,
+        body: m.body,
+        // Already checked to be RFC 3339 by the runtime's output limits.
+        not_before: m.not_before.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc)),
+    }
+}
+
+/// `actions` if every message body suits the sink that will send it (`check`: the sink's bounds
+/// for a channel); else why not, which fails the plugin for the event (none of its output is
+/// kept).
+pub fn check_bodies(actions: Vec<Action>, check: impl Fn(Channel, &str) -> Result<(), String>) -> Result<Vec<Action>, Failure> {
+    for (i, action) in actions.iter().enumerate() {
+        let (channel, body) = match action {
+            Action::Sms(m) => (Channel::Sms, &m.body),
+            Action::Call(m) => (Channel::Call, &m.body),
+            Action::Cancel { .. } => continue,
+        };
+        check(channel, body).map_err(|reason| Failure::Output(format!("action {i}: {reason}")))?;
+    }
+    Ok(actions)
 }

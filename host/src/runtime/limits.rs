@@ -1,18 +1,14 @@
-//! Bounds on what a plugin may return. Checked on every call, before anything
-//! reaches the store: a breach fails the plugin for that event.
+//! Bounds on what a plugin may return, whatever the sink: how many actions, key lengths, a
+//! non-empty body, a sane recipient and an RFC 3339 `not_before`. Checked on every call; a breach
+//! fails the plugin for that event. Body sizes are the sink's to bound (Twilio's: SMS characters,
+//! escaped TwiML bytes), checked by the dispatcher.
 
 use std::time::Duration;
 
 use crate::model::{Action, Message, Recipient};
-use crate::sinks::twilio::twiml;
 
 /// At most this many actions per call.
 pub const MAX_ACTIONS: usize = 20;
-/// Twilio's own limit on an SMS body, in characters.
-pub const MAX_SMS_CHARS: usize = 1600;
-/// Twilio's limit on the `Twiml` parameter is 4000 characters; we bound the
-/// escaped text in bytes, which is stricter.
-pub const MAX_VOICE_BYTES: usize = 4000;
 /// Keys and cancel prefixes are stored and indexed; keep them short.
 pub const MAX_KEY_BYTES: usize = 128;
 
@@ -39,8 +35,7 @@ pub fn check_actions(actions: &[Action]) -> Result<(), String> {
     }
     for (i, action) in actions.iter().enumerate() {
         let checked = match action {
-            Action::Sms(m) => check_message(m).and_then(|()| check_sms_body(&m.body)),
-            Action::Call(m) => check_message(m).and_then(|()| check_voice_text(&m.body)),
+            Action::Sms(m) | Action::Call(m) => check_message(m),
             Action::Cancel { prefix } => check_key("cancel prefix", prefix),
         };
         checked.map_err(|reason| format!("action {i}: {reason}"))?;
@@ -76,22 +71,6 @@ fn check_key(what: &str, key: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_sms_body(body: &str) -> Result<(), String> {
-    let chars = body.chars().count();
-    if chars > MAX_SMS_CHARS {
-        return Err(format!("SMS body is {chars} characters; at most {MAX_SMS_CHARS} are allowed"));
-    }
-    Ok(())
-}
-
-fn check_voice_text(text: &str) -> Result<(), String> {
-    let escaped = twiml::escape(text).len();
-    if escaped > MAX_VOICE_BYTES {
-        return Err(format!("voice text is {escaped} bytes once escaped; at most {MAX_VOICE_BYTES} are allowed"));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,7 +81,7 @@ mod tests {
 
     #[test]
     fn accepts_output_at_every_bound() {
-        let mut actions = vec![sms(&"x".repeat(MAX_SMS_CHARS), &"k".repeat(MAX_KEY_BYTES))];
+        let mut actions = vec![sms("hi", &"k".repeat(MAX_KEY_BYTES))];
         actions.extend((1..MAX_ACTIONS).map(|i| sms("hi", &format!("k{i}"))));
         assert_eq!(check_actions(&actions), Ok(()));
     }
@@ -111,21 +90,6 @@ mod tests {
     fn rejects_too_many_actions() {
         let actions: Vec<_> = (0..=MAX_ACTIONS).map(|i| sms("hi", &format!("k{i}"))).collect();
         assert!(check_actions(&actions).unwrap_err().contains("21 actions"));
-    }
-
-    #[test]
-    fn counts_sms_characters_not_bytes() {
-        assert_eq!(check_actions(&[sms(&"é".repeat(MAX_SMS_CHARS), "k")]), Ok(()));
-        assert!(check_actions(&[sms(&"é".repeat(MAX_SMS_CHARS + 1), "k")]).unwrap_err().contains("1601 characters"));
-    }
-
-    #[test]
-    fn bounds_voice_text_after_escaping() {
-        let call = |body: String| Action::Call(Message { to: Recipient::Customer, body, key: "k".into(), not_before: None });
-        assert_eq!(check_actions(&[call("a".repeat(MAX_VOICE_BYTES))]), Ok(()));
-        // 1000 '<' are 1000 bytes raw but 4000 escaped; one more tips it over.
-        assert_eq!(check_actions(&[call("<".repeat(1000))]), Ok(()));
-        assert!(check_actions(&[call("<".repeat(1001))]).unwrap_err().contains("once escaped"));
     }
 
     #[test]

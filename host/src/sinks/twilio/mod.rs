@@ -1,86 +1,58 @@
-//! The Twilio sink: SMS and voice calls, drained from the outbox.
+//! The Twilio sink: SMS and voice calls, drained from the outbox by the sink driver.
 //!
 //! One file per piece: [`request_builder`] turns an outbox row into a form body (pure),
 //! [`service`] is the `tower::Service` over reqwest, [`retry`] decides what a response means,
-//! [`phone`] normalises numbers to E.164, and [`sink`] claims due rows, rate-limits, sends and
-//! records every attempt.
+//! [`phone`] normalises numbers to E.164, [`twiml`] escapes voice text, [`state`] is the sink's
+//! own state in the store (opt-outs, Lookups cache, callbacks, replies), and [`sink`] implements
+//! [`Sink`](crate::sinks::Sink) over them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use self::service::{Credentials, TwilioService};
+use self::sink::{TwilioSettings, TwilioSink};
+use crate::config::{Config, TwilioMode};
+use crate::secrets::Vault;
+use crate::sources::BuildError;
+use crate::store::Store;
 
 pub mod phone;
 pub mod request_builder;
 pub mod retry;
 pub mod service;
 pub mod sink;
+pub mod state;
 pub mod twiml;
 
-use std::time::Duration;
+/// Twilio account auth token: the Basic auth password (with the account SID), and the key
+/// Twilio signs its webhooks with, even when the sender authenticates with an API key.
+pub const TWILIO_AUTH_TOKEN: &str = "twilio.auth_token";
+/// Twilio API key SID, used instead of the account SID as the Basic auth user when set.
+pub const TWILIO_API_KEY_SID: &str = "twilio.api_key_sid";
+/// Twilio API key secret, paired with [`TWILIO_API_KEY_SID`].
+pub const TWILIO_API_KEY_SECRET: &str = "twilio.api_key_secret";
 
-/// Who is to blame for a failure: decides how it is reported and whether a replay can help.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Blame {
-    /// Configuration or host state (missing credentials, unknown team name).
-    Host,
-    /// Twilio or the network.
-    Remote,
-}
-
-/// Why a request to Twilio did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SinkError {
-    /// Worth retrying: 429, 5xx, timeout, connection error.
-    #[error("retryable: {reason}")]
-    Retryable {
-        /// What happened.
-        reason: String,
-        /// Twilio's HTTP status, when it answered.
-        http_status: Option<u16>,
-        /// Twilio's error code, when its body had one.
-        code: Option<i64>,
-        /// The server's `Retry-After`, when present.
-        retry_after: Option<Duration>,
-        /// Whether Twilio may have acted on the request (a timeout after sending it).
-        ambiguous: bool,
-    },
-    /// Retrying cannot help: a 4xx other than 429, or an unusable answer.
-    #[error("permanent: {message}")]
-    Permanent {
-        /// Twilio's HTTP status, when it answered.
-        http_status: Option<u16>,
-        /// Twilio's error code, e.g. 21211.
-        code: Option<i64>,
-        /// Twilio's message.
-        message: String,
-    },
-}
-
-impl SinkError {
-    /// Who is to blame.
-    pub fn blame(&self) -> Blame {
-        match self {
-            Self::Retryable { .. } => Blame::Remote,
-            Self::Permanent { http_status: None, .. } => Blame::Host,
-            Self::Permanent { .. } => Blame::Remote,
-        }
+/// The Twilio sink `config` describes. In live mode the credentials come from the store: the API
+/// key when both its secrets are set, else the account SID with `twilio.auth_token`; without
+/// either, live mode refuses to start.
+pub async fn build(config: &Config, store: Arc<dyn Store>, vault: &Vault) -> Result<TwilioSink, BuildError> {
+    let settings = TwilioSettings::from_config(config);
+    if config.twilio.mode == TwilioMode::DryRun {
+        return Ok(TwilioSink::new(store, None, settings));
     }
-
-    /// The HTTP status, when Twilio answered.
-    pub fn http_status(&self) -> Option<u16> {
-        match self {
-            Self::Retryable { http_status, .. } | Self::Permanent { http_status, .. } => *http_status,
+    let account_sid = config.twilio.account_sid.clone().ok_or_else(|| BuildError::Config { message: "live mode needs twilio.account_sid".into() })?;
+    let credentials = match (vault.get(TWILIO_API_KEY_SID).await?, vault.get(TWILIO_API_KEY_SECRET).await?) {
+        (Some(sid), Some(secret)) => Credentials { username: sid.expose().to_owned(), password: secret },
+        _ => {
+            let token = vault.get(TWILIO_AUTH_TOKEN).await?.ok_or_else(|| BuildError::Config {
+                message: format!(
+                    "live mode needs the secret {TWILIO_AUTH_TOKEN} (or {TWILIO_API_KEY_SID} and {TWILIO_API_KEY_SECRET}): `ml-connector secrets set {TWILIO_AUTH_TOKEN}`"
+                ),
+            })?;
+            Credentials { username: account_sid, password: token }
         }
-    }
-
-    /// Twilio's error code, when known.
-    pub fn code(&self) -> Option<i64> {
-        match self {
-            Self::Retryable { code, .. } | Self::Permanent { code, .. } => *code,
-        }
-    }
-
-    /// The readable reason.
-    pub fn message(&self) -> &str {
-        match self {
-            Self::Retryable { reason, .. } => reason,
-            Self::Permanent { message, .. } => message,
-        }
-    }
+    };
+    let service = TwilioService::new(&config.twilio.api_base, &config.twilio.lookups_base, credentials, Duration::from_millis(config.twilio.request_timeout_ms))
+        .map_err(|e| BuildError::Config { message: format!("cannot set up the Twilio client: {e}") })?;
+    Ok(TwilioSink::new(store, Some(service), settings))
 }

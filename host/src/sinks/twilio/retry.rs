@@ -1,20 +1,17 @@
 //! What a Twilio answer means for the message: [`TwilioRetryLogic::action`] maps (HTTP status,
-//! Twilio code) to a [`RetryAction`], [`Backoff`] spaces retries with full jitter, and the error
-//! body parser reads both Twilio's classic body and RFC 9457 problem details.
-//!
-//! Retries are durable: the sender stores the next attempt's time on the outbox row, so a
-//! restart resumes the schedule instead of an in-memory loop losing it.
+//! Twilio code) to a [`RetryAction`], `Retry-After` is read as seconds or a date, and the error
+//! body parser reads both Twilio's classic body and RFC 9457 problem details. When to retry is
+//! the sink driver's ([`crate::sinks::retry`]).
 
 use std::time::Duration;
+
+use crate::sinks::retry::MAX_DELAY;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 /// Twilio error 21610: the recipient replied STOP; blocked until they reply START.
 pub const OPTED_OUT: i64 = 21610;
-
-/// The longest wait between two attempts, whatever the base and `Retry-After` say.
-pub const MAX_DELAY: Duration = Duration::from_secs(300);
 
 /// What to do after an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,34 +39,6 @@ impl TwilioRetryLogic {
             (Some(500..=599), _) => RetryAction::Retry,
             _ => RetryAction::Permanent,
         }
-    }
-}
-
-/// Exponential backoff with full jitter: retry `n` (1-based) waits a uniformly random time in
-/// `[0, min(cap, base * 2^(n-1))]`, which spreads retries of many senders apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// The first retry's ceiling.
-    pub base: Duration,
-    /// The ceiling of every wait.
-    pub cap: Duration,
-}
-
-impl Backoff {
-    /// The ceiling of retry `n`'s wait.
-    pub fn ceiling(&self, retry: u32) -> Duration {
-        let factor = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.base.saturating_mul(factor).min(self.cap)
-    }
-
-    /// Retry `n`'s wait for a random `unit` in `[0, 1)`.
-    pub fn delay_at(&self, retry: u32, unit: f64) -> Duration {
-        self.ceiling(retry).mul_f64(unit.clamp(0.0, 1.0))
-    }
-
-    /// Retry `n`'s wait, randomly drawn.
-    pub fn delay(&self, retry: u32) -> Duration {
-        self.delay_at(retry, rand::random::<f64>())
     }
 }
 
@@ -142,18 +111,6 @@ mod tests {
         for (status, code, want) in cases {
             assert_eq!(TwilioRetryLogic::action(status, code), want, "{status:?} {code:?}");
         }
-    }
-
-    #[test]
-    fn backoff_doubles_its_ceiling_up_to_the_cap_and_jitters_below_it() {
-        let b = Backoff { base: Duration::from_millis(100), cap: Duration::from_millis(350) };
-        assert_eq!(b.ceiling(1), Duration::from_millis(100));
-        assert_eq!(b.ceiling(2), Duration::from_millis(200));
-        assert_eq!(b.ceiling(3), Duration::from_millis(350));
-        assert_eq!(b.ceiling(40), Duration::from_millis(350));
-        assert_eq!(b.delay_at(2, 0.5), Duration::from_millis(100));
-        assert_eq!(b.delay_at(2, 0.0), Duration::ZERO);
-        assert!(b.delay(3) <= Duration::from_millis(350));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::SinkError;
+use crate::sinks::SinkError;
 use super::request_builder::{Api, TwilioRequest};
 use super::retry::{RetryAction, TwilioRetryLogic, parse_error_body, parse_retry_after};
 use crate::secrets::SecretString;

@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::store::{InboundRecord, OptChange, OutboxMessage, StoredEvent};
+use crate::sinks::twilio::state::{InboundRecord, OptChange};
+use crate::store::{OutboxMessage, StoredEvent};
 
 /// The source name of events built from Twilio webhooks.
 pub const SOURCE: &str = "twilio";

@@ -11,13 +11,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{FixedOffset, SecondsFormat, Utc};
+use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use crate::dispatch::enrich::{EnrichError, Enricher};
+use crate::dispatch::enrich::{ClockOnly, EnrichError, Enricher, Enrichers};
 use crate::model::{Context, Customer, Estimate, Event, Invoice, Money};
 use crate::sources::wave::graphql::{self, CustomerNode, GraphQlClient, GraphQlError, InvoiceNode, MoneyNode};
 use crate::sources::wave::ids;
+use crate::sources::wave::oauth::WaveOAuth;
 
 /// How long a looked-up customer, invoice or business name is reused.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -59,11 +60,12 @@ impl Cache {
     }
 }
 
-/// Looks up each event's context in Wave.
+/// Looks up each event's context in Wave. Until Wave is connected, events get the business clock
+/// only; a connection made later (here or on another replica) is picked up within seconds.
 pub struct WaveEnricher {
     client: Arc<GraphQlClient>,
-    runtime: tokio::runtime::Handle,
-    offset: FixedOffset,
+    oauth: Arc<WaveOAuth>,
+    clock: ClockOnly,
     region: phonenumber::country::Id,
     default_business: Option<String>,
     ttl: Duration,
@@ -72,21 +74,20 @@ pub struct WaveEnricher {
 }
 
 impl WaveEnricher {
-    /// An enricher querying through `client`. `context` blocks on `runtime`
-    /// (call it from a blocking thread, as the dispatcher does). `offset` is
-    /// the business clock; `region` reads numbers without a country code;
-    /// `default_business` is used for events that carry no business id.
+    /// An enricher querying through `client` with the connection `oauth`. `clock` is the
+    /// business clock; `region` reads numbers without a country code; `default_business` is used
+    /// for events that carry no business id (else the business the user connected).
     pub fn new(
         client: Arc<GraphQlClient>,
-        runtime: tokio::runtime::Handle,
-        offset: FixedOffset,
+        oauth: Arc<WaveOAuth>,
+        clock: ClockOnly,
         region: phonenumber::country::Id,
         default_business: Option<String>,
     ) -> Self {
         WaveEnricher {
             client,
-            runtime,
-            offset,
+            oauth,
+            clock,
             region,
             default_business,
             ttl: DEFAULT_CACHE_TTL,
@@ -126,9 +127,9 @@ impl WaveEnricher {
         }
     }
 
-    fn lookup(&self, query: &str, variables: Value) -> Result<graphql::Response, EnrichError> {
+    async fn lookup(&self, query: &str, variables: Value) -> Result<graphql::Response, EnrichError> {
         self.queries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.runtime.block_on(self.client.execute(query, variables)).map_err(|e| {
+        self.client.execute(query, variables).await.map_err(|e| {
             match &e {
                 GraphQlError::Errors(_) => tracing::error!(error = %e, "Wave GraphQL query failed; the event waits."),
                 _ => tracing::debug!(error = %e, "Wave lookup unavailable; the event waits."),
@@ -178,14 +179,19 @@ fn estimate_from_payload(data: &Value) -> Option<Estimate> {
     })
 }
 
+#[async_trait]
 impl Enricher for WaveEnricher {
-    fn context(&self, event: &Event) -> Result<Context, EnrichError> {
-        let mut context = Context::bare(Utc::now().with_timezone(&self.offset).to_rfc3339_opts(SecondsFormat::Secs, true));
+    async fn context(&self, event: &Event, _all: &Enrichers) -> Result<Context, EnrichError> {
+        let mut context = self.clock.bare();
         let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
         if event.kind.starts_with("estimate.") {
             context.estimate = estimate_from_payload(&data);
         }
-        let Some(business) = Some(event.business_id.clone()).filter(|b| !b.is_empty()).or_else(|| self.default_business.clone()) else {
+        let business = Some(event.business_id.clone())
+            .filter(|b| !b.is_empty())
+            .or_else(|| self.default_business.clone())
+            .or_else(|| self.oauth.business_id());
+        let Some(business) = business else {
             return Ok(context);
         };
         let customer_id = text(&data, "customer_id");
@@ -226,7 +232,12 @@ impl Enricher for WaveEnricher {
                 (false, true) => graphql::INVOICE_QUERY,
                 (true, true) => graphql::CUSTOMER_INVOICE_QUERY,
             };
-            let response = self.lookup(query, variables)?;
+            let response = match self.lookup(query, variables).await {
+                Ok(response) => response,
+                // Not connected (yet): the clock and the payload's own data, as before a connect.
+                Err(_) if !self.oauth.is_connected() => return Ok(context),
+                Err(e) => return Err(e),
+            };
             for error in &response.errors {
                 if error.code() == "NOT_FOUND" {
                     tracing::info!(event_id = %event.id, path = ?error.path, message = %error.message, "Wave has no such object; the context goes without it.");

@@ -280,7 +280,7 @@ impl GraphQlClient {
                     continue;
                 }
                 let reason = "Wave refused a freshly refreshed access token (revoked?)";
-                self.oauth.mark_broken(reason);
+                self.oauth.mark_broken(reason).await;
                 return Err(OAuthError::Broken(reason.into()).into());
             }
             if !status.is_success() {

@@ -27,8 +27,9 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 
-use crate::secrets::{MasterKey, SecretsError, WAVE_CLIENT_SECRET};
-use crate::store::{Store, StoreError};
+use super::secrets::WAVE_CLIENT_SECRET;
+use crate::secrets::{SecretsError, Vault, VaultError};
+use crate::store::StoreError;
 
 /// The sealed secret holding the connection's [`TokenState`] as JSON.
 pub const OAUTH_SECRET: &str = "wave.oauth";
@@ -72,6 +73,19 @@ pub enum OAuthError {
     /// Sealing or opening a secret failed.
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    /// No master key to open the stored tokens with.
+    #[error("{0}")]
+    NoKey(String),
+}
+
+impl From<VaultError> for OAuthError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::Store(e) => OAuthError::Store(e),
+            VaultError::Secrets(e) => OAuthError::Secrets(e),
+            no_key @ VaultError::NoKey { .. } => OAuthError::NoKey(no_key.to_string()),
+        }
+    }
 }
 
 /// What is stored in [`OAUTH_SECRET`].
@@ -218,28 +232,31 @@ struct PendingState {
 }
 
 /// Reads the stored token state.
-pub fn load_state(store: &dyn Store, key: &MasterKey) -> Result<Option<TokenState>, OAuthError> {
-    let Some(sealed) = store.get_secret(OAUTH_SECRET)? else { return Ok(None) };
-    let text = key.open(OAUTH_SECRET, &sealed)?;
+pub async fn load_state(vault: &Vault) -> Result<Option<TokenState>, OAuthError> {
+    let Some(text) = vault.get(OAUTH_SECRET).await? else { return Ok(None) };
     serde_json::from_str(text.expose())
         .map(Some)
         .map_err(|e| OAuthError::Config(format!("stored secret {OAUTH_SECRET} is not readable token state: {e}")))
 }
 
 /// Seals and stores `state` (one row: atomic).
-pub fn save_state(store: &dyn Store, key: &MasterKey, state: &TokenState) -> Result<(), OAuthError> {
+pub async fn save_state(vault: &Vault, state: &TokenState) -> Result<(), OAuthError> {
     let json = zeroize::Zeroizing::new(serde_json::to_string(state).expect("token state serializes"));
-    store.put_secret(OAUTH_SECRET, &key.seal(OAUTH_SECRET, &json)?)?;
+    vault.put(OAUTH_SECRET, &json).await?;
     Ok(())
 }
+
+/// How often a connection that is missing or broken looks in the store for one made since (a
+/// `wave connect` completed by another replica, or before this process started).
+const RELOAD_EVERY: Duration = Duration::from_secs(5);
 
 /// The Wave OAuth connection: hands out fresh access tokens.
 pub struct WaveOAuth {
     settings: OAuthSettings,
-    store: Arc<dyn Store>,
-    key: Arc<MasterKey>,
+    vault: Vault,
     http: reqwest::Client,
     current: Mutex<Option<TokenState>>,
+    last_reload: Mutex<std::time::Instant>,
     refresh_lock: tokio::sync::Mutex<()>,
     broken_logged: AtomicBool,
 }
@@ -251,12 +268,12 @@ impl fmt::Debug for WaveOAuth {
 }
 
 impl WaveOAuth {
-    /// A connection using the token state stored in `store`, if any.
-    pub fn new(settings: OAuthSettings, store: Arc<dyn Store>, key: Arc<MasterKey>) -> Result<Self, OAuthError> {
+    /// A connection using the token state stored in `vault`, if any.
+    pub async fn new(settings: OAuthSettings, vault: Vault) -> Result<Self, OAuthError> {
         AuthUrl::new(settings.authorize_url.clone()).map_err(|e| OAuthError::Config(format!("wave.authorize_url: {e}")))?;
         TokenUrl::new(settings.token_url.clone()).map_err(|e| OAuthError::Config(format!("wave.token_url: {e}")))?;
         RedirectUrl::new(settings.redirect_uri.clone()).map_err(|e| OAuthError::Config(format!("redirect URI: {e}")))?;
-        let current = load_state(&*store, &key)?;
+        let current = load_state(&vault).await?;
         let http = reqwest::Client::builder()
             // The token endpoint must not redirect us elsewhere with our secret.
             .redirect(reqwest::redirect::Policy::none())
@@ -266,10 +283,10 @@ impl WaveOAuth {
         let broken = current.as_ref().is_some_and(|s| s.broken.is_some());
         Ok(WaveOAuth {
             settings,
-            store,
-            key,
+            vault,
             http,
             current: Mutex::new(current),
+            last_reload: Mutex::new(std::time::Instant::now()),
             refresh_lock: tokio::sync::Mutex::new(()),
             broken_logged: AtomicBool::new(broken),
         })
@@ -295,7 +312,7 @@ impl WaveOAuth {
         ConnectionStatus::of(self.current.lock().expect("oauth lock").as_ref())
     }
 
-    fn client(&self, with_secret: bool) -> Result<WaveClient, OAuthError> {
+    async fn client(&self, with_secret: bool) -> Result<WaveClient, OAuthError> {
         let mut client: WaveClient = oauth2::Client::new(ClientId::new(self.settings.client_id.clone()))
             .set_auth_uri(AuthUrl::new(self.settings.authorize_url.clone()).map_err(|e| OAuthError::Config(e.to_string()))?)
             .set_token_uri(TokenUrl::new(self.settings.token_url.clone()).map_err(|e| OAuthError::Config(e.to_string()))?)
@@ -303,10 +320,9 @@ impl WaveOAuth {
             // Wave reads client_id and client_secret from the form body.
             .set_auth_type(AuthType::RequestBody);
         if with_secret {
-            let sealed = self.store.get_secret(WAVE_CLIENT_SECRET)?.ok_or_else(|| {
+            let secret = self.vault.get(WAVE_CLIENT_SECRET).await?.ok_or_else(|| {
                 OAuthError::Config(format!("no client secret: run `ml-connector secrets set {WAVE_CLIENT_SECRET}`"))
             })?;
-            let secret = self.key.open(WAVE_CLIENT_SECRET, &sealed)?;
             client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
         }
         Ok(client)
@@ -314,14 +330,15 @@ impl WaveOAuth {
 
     /// A fresh authorization URL for `scopes`, with a new random `state`
     /// stored sealed so the callback can check it. Returns the URL.
-    pub fn authorization_url(&self, scopes: &[&str]) -> Result<String, OAuthError> {
+    pub async fn authorization_url(&self, scopes: &[&str]) -> Result<String, OAuthError> {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let state = hex::encode(bytes);
         let pending = serde_json::to_string(&PendingState { state: state.clone(), created_at: Utc::now() }).expect("serializes");
-        self.store.put_secret(STATE_SECRET, &self.key.seal(STATE_SECRET, &pending)?)?;
+        self.vault.put(STATE_SECRET, &pending).await?;
         let (url, _) = self
-            .client(false)?
+            .client(false)
+            .await?
             .authorize_url(|| CsrfToken::new(state))
             .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())))
             .url();
@@ -331,8 +348,8 @@ impl WaveOAuth {
     /// The callback: checks `state`, exchanges `code` for tokens, stores them
     /// and makes the connection healthy again.
     pub async fn complete(&self, code: &str, state: &str) -> Result<ConnectionStatus, OAuthError> {
-        let sealed = self.store.get_secret(STATE_SECRET)?.ok_or_else(|| OAuthError::Refused("no `wave connect` is pending".into()))?;
-        let pending: PendingState = serde_json::from_str(self.key.open(STATE_SECRET, &sealed)?.expose())
+        let sealed = self.vault.get(STATE_SECRET).await?.ok_or_else(|| OAuthError::Refused("no `wave connect` is pending".into()))?;
+        let pending: PendingState = serde_json::from_str(sealed.expose())
             .map_err(|_| OAuthError::Refused("no `wave connect` is pending".into()))?;
         if pending.state.is_empty() || state.is_empty() {
             return Err(OAuthError::Refused("this `wave connect` link was already used; run `ml-connector wave connect` again".into()));
@@ -345,9 +362,9 @@ impl WaveOAuth {
         }
         // One use only: a replayed callback finds no pending state.
         let used = serde_json::to_string(&PendingState { state: String::new(), created_at: pending.created_at }).expect("serializes");
-        self.store.put_secret(STATE_SECRET, &self.key.seal(STATE_SECRET, &used)?)?;
+        self.vault.put(STATE_SECRET, &used).await?;
 
-        let client = self.client(true)?;
+        let client = self.client(true).await?;
         let _guard = self.refresh_lock.lock().await;
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -358,7 +375,7 @@ impl WaveOAuth {
                 other => other,
             })?;
         let state = state_from(&response, None);
-        save_state(&*self.store, &self.key, &state)?;
+        save_state(&self.vault, &state).await?;
         let status = ConnectionStatus::of(Some(&state));
         *self.current.lock().expect("oauth lock") = Some(state);
         self.broken_logged.store(false, Ordering::SeqCst);
@@ -369,7 +386,14 @@ impl WaveOAuth {
     /// A usable access token, refreshed first when it expires within
     /// [`REFRESH_MARGIN`]. Single flight: concurrent callers share one refresh.
     pub async fn access_token(&self) -> Result<String, OAuthError> {
-        let current = self.snapshot()?;
+        let current = match self.snapshot() {
+            Ok(current) => current,
+            Err(OAuthError::NotConnected | OAuthError::Broken(_)) if self.reload_due() => {
+                self.reload().await?;
+                self.snapshot()?
+            }
+            Err(e) => return Err(e),
+        };
         if current.expires_at - Utc::now() > REFRESH_MARGIN {
             return Ok(current.access_token);
         }
@@ -399,18 +423,44 @@ impl WaveOAuth {
     }
 
     /// Marks the connection broken with `reason`: stored, logged once.
-    pub fn mark_broken(&self, reason: &str) {
-        let mut current = self.current.lock().expect("oauth lock");
-        let Some(state) = current.as_mut() else { return };
-        if state.broken.is_none() {
+    pub async fn mark_broken(&self, reason: &str) {
+        let newly_broken = {
+            let mut current = self.current.lock().expect("oauth lock");
+            let Some(state) = current.as_mut() else { return };
+            let newly = state.broken.is_none();
             state.broken = Some(reason.to_owned());
-            if let Err(e) = save_state(&*self.store, &self.key, state) {
-                tracing::error!(error = %e, "Could not store the broken Wave connection state.");
-            }
+            newly.then(|| state.clone())
+        };
+        if let Some(state) = newly_broken
+            && let Err(e) = save_state(&self.vault, &state).await
+        {
+            tracing::error!(error = %e, "Could not store the broken Wave connection state.");
         }
         if !self.broken_logged.swap(true, Ordering::SeqCst) {
             tracing::error!(reason, "Wave connection broken: events wait in the store until `ml-connector wave connect` repairs it.");
         }
+    }
+
+    /// Whether a missing or broken connection may look in the store again.
+    fn reload_due(&self) -> bool {
+        let mut last = self.last_reload.lock().expect("oauth lock");
+        if last.elapsed() < RELOAD_EVERY {
+            return false;
+        }
+        *last = std::time::Instant::now();
+        true
+    }
+
+    /// Reads the token state from the store again (a connect completed elsewhere).
+    pub async fn reload(&self) -> Result<(), OAuthError> {
+        let stored = load_state(&self.vault).await?;
+        let mut current = self.current.lock().expect("oauth lock");
+        if stored.as_ref().is_some_and(|s| s.broken.is_none()) && current.as_ref().is_none_or(|c| c.broken.is_some()) {
+            tracing::info!("Wave connection found in the store; enrichment resumes.");
+            self.broken_logged.store(false, Ordering::SeqCst);
+        }
+        *current = stored;
+        Ok(())
     }
 
     fn snapshot(&self) -> Result<TokenState, OAuthError> {
@@ -430,11 +480,12 @@ impl WaveOAuth {
         }
         let Some(refresh_token) = current.refresh_token.clone() else {
             let reason = "no refresh token was issued; reconnect".to_owned();
-            self.mark_broken(&reason);
+            self.mark_broken(&reason).await;
             return Err(OAuthError::Broken(reason));
         };
         let attempt = async {
-            self.client(true)?
+            self.client(true)
+                .await?
                 .exchange_refresh_token(&RefreshToken::new(refresh_token))
                 // Wave wants the redirect URI on refreshes too.
                 .add_extra_param("redirect_uri", self.settings.redirect_uri.clone())
@@ -447,14 +498,14 @@ impl WaveOAuth {
                 let fresh = state_from(&response, Some(&current));
                 // Stored before anyone uses the new access token: a crash
                 // now cannot lose the rotated refresh token.
-                save_state(&*self.store, &self.key, &fresh)?;
+                save_state(&self.vault, &fresh).await?;
                 let token = fresh.access_token.clone();
                 tracing::info!(expires_at = %fresh.expires_at, "Wave access token refreshed.");
                 *self.current.lock().expect("oauth lock") = Some(fresh);
                 Ok(token)
             }
             Err(OAuthError::Broken(reason)) => {
-                self.mark_broken(&reason);
+                self.mark_broken(&reason).await;
                 Err(OAuthError::Broken(reason))
             }
             // Refreshing ahead of expiry failed for now: the current token

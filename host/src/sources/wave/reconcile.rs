@@ -1,23 +1,23 @@
-//! The reconciliation sweep: webhooks can be missed (the endpoint down past
-//! Wave's 14-hour retry window, a 4xx by mistake), so on a schedule the host
-//! lists the invoices Wave says are overdue and stores an `invoice.overdue`
-//! event for each one that has none yet. The event id is deterministic
-//! (`reconcile:invoice.overdue:{invoice id}:{due date}`), so a sweep repeated
-//! any number of times stores each overdue invoice once, and the event goes
-//! through the same store and dispatcher as a webhook.
+//! The reconciliation sweep, a [`Poller`]: webhooks can be missed (the endpoint down past Wave's
+//! 14-hour retry window, a 4xx by mistake), so on a schedule the host lists the invoices Wave
+//! says are overdue and submits an `invoice.overdue` event for each one that has none yet. The
+//! event id is deterministic (`reconcile:invoice.overdue:{invoice id}:{due date}`), so a sweep
+//! repeated any number of times stores each overdue invoice once, and the event goes through the
+//! same inbox and dispatcher as a webhook.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, watch};
 
+use crate::sources::poll::{PollBatch, PollError, Poller, Schedule};
 use crate::sources::wave::graphql::{self, GraphQlClient, GraphQlError, InvoiceNode};
 use crate::sources::wave::ids;
 use crate::sources::wave::payload::SOURCE;
-use crate::store::{InsertOutcome, NewEvent, Store, StoreError};
+use crate::store::{EventFilter, InboxStore, NewEvent, StoreError};
 
 /// Invoices asked for per page.
 const PAGE_SIZE: u32 = 50;
@@ -94,37 +94,28 @@ impl OverdueInvoice {
     }
 }
 
-/// What one sweep did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SweepReport {
-    /// Overdue invoices Wave listed.
-    pub listed: usize,
-    /// New events stored.
-    pub emitted: usize,
-    /// Invoices that already had an event.
-    pub known: usize,
-}
-
-/// Lists one business's overdue invoices and stores the missing events.
+/// Lists a business's overdue invoices and submits the missing events.
 pub struct Reconciler {
     client: Arc<GraphQlClient>,
-    store: Arc<dyn Store>,
-    business_id: String,
+    store: Arc<dyn InboxStore>,
+    business_id: Option<String>,
+    every: Duration,
 }
 
 impl Reconciler {
-    /// A sweeper for `business_id` (raw id).
-    pub fn new(client: Arc<GraphQlClient>, store: Arc<dyn Store>, business_id: String) -> Self {
-        Reconciler { client, store, business_id }
+    /// A sweeper for `business_id` (raw id; `None`: the business the user connected) every
+    /// `every`, reading known events from `store`.
+    pub fn new(client: Arc<GraphQlClient>, store: Arc<dyn InboxStore>, business_id: Option<String>, every: Duration) -> Self {
+        Reconciler { client, store, business_id, every }
     }
 
-    /// Every invoice Wave lists as OVERDUE, page by page.
-    pub async fn overdue_invoices(&self) -> Result<Vec<OverdueInvoice>, ReconcileError> {
+    /// Every invoice Wave lists as OVERDUE for `business`, page by page.
+    pub async fn overdue_invoices(&self, business: &str) -> Result<Vec<OverdueInvoice>, ReconcileError> {
         let mut found = Vec::new();
         let mut page = 1;
         loop {
             let variables = json!({
-                "businessId": ids::business(&self.business_id),
+                "businessId": ids::business(business),
                 "status": "OVERDUE",
                 "page": page,
                 "pageSize": PAGE_SIZE,
@@ -153,76 +144,62 @@ impl Reconciler {
         }
     }
 
-    /// Stores an `invoice.overdue` event for each invoice that has none yet
-    /// (neither from a webhook nor from an earlier sweep). Blocking.
-    pub fn record(&self, invoices: &[OverdueInvoice]) -> Result<SweepReport, ReconcileError> {
-        let mut report = SweepReport { listed: invoices.len(), ..SweepReport::default() };
+    /// An `invoice.overdue` event for each invoice that has none yet (neither from a webhook nor
+    /// from an earlier sweep).
+    pub async fn missing(&self, business: &str, invoices: &[OverdueInvoice]) -> Result<Vec<NewEvent>, ReconcileError> {
         if invoices.is_empty() {
-            return Ok(report);
+            return Ok(Vec::new());
         }
+        let recent = EventFilter { kind: Some(KIND.into()), limit: RECENT_EVENTS, ..EventFilter::default() };
         let delivered: HashSet<String> = self
             .store
-            .list_events(RECENT_EVENTS)?
+            .list_events(&recent)
+            .await?
             .into_iter()
-            .filter(|e| e.kind == KIND)
             .filter_map(|e| serde_json::from_str::<Value>(&e.data).ok()?.get("invoice_id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
             .collect();
+        let mut events = Vec::new();
         for invoice in invoices {
             let id = invoice.event_id();
-            if delivered.contains(&invoice.invoice_id) || self.store.get_event(&id)?.is_some() {
-                report.known += 1;
+            if delivered.contains(&invoice.invoice_id) || self.store.get_event(&id).await?.is_some() {
                 continue;
             }
             let data = invoice.data();
-            let body = json!({ "event_id": id, "event_type": KIND, "business_id": self.business_id, "data": data });
-            let event = NewEvent {
-                id: id.clone(),
+            let body = json!({ "event_id": id, "event_type": KIND, "business_id": business, "data": data });
+            tracing::info!(event_id = %id, invoice_id = %invoice.invoice_id, "Overdue invoice had no event; one is submitted.");
+            events.push(NewEvent {
+                id,
                 source: SOURCE.into(),
                 kind: KIND.into(),
-                business_id: Some(self.business_id.clone()),
+                business_id: Some(business.to_owned()),
+                record: None,
                 received_at: Utc::now(),
                 body: body.to_string().into_bytes(),
                 data: data.to_string(),
-            };
-            match self.store.insert_event(&event)? {
-                InsertOutcome::Inserted => {
-                    tracing::info!(event_id = %id, invoice_id = %invoice.invoice_id, "Overdue invoice had no event; one was stored.");
-                    report.emitted += 1;
-                }
-                InsertOutcome::Duplicate => report.known += 1,
-            }
+            });
         }
-        Ok(report)
+        Ok(events)
+    }
+}
+
+#[async_trait]
+impl Poller for Reconciler {
+    fn name(&self) -> &str {
+        "wave:reconcile"
     }
 
-    /// One sweep: list, then record.
-    pub async fn sweep(self: &Arc<Self>) -> Result<SweepReport, ReconcileError> {
-        let invoices = self.overdue_invoices().await?;
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.record(&invoices))
-            .await
-            .map_err(|e| ReconcileError::Response(format!("sweep task failed: {e}")))?
+    fn schedule(&self) -> Schedule {
+        Schedule::every(self.every)
     }
 
-    /// Sweeps every `interval` until `shutdown` turns true, waking the
-    /// dispatcher when a sweep stored events.
-    pub async fn run(self: Arc<Self>, interval: Duration, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        while !*shutdown.borrow() {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = shutdown.changed() => continue,
-            }
-            match self.sweep().await {
-                Ok(report) => {
-                    tracing::info!(listed = report.listed, emitted = report.emitted, known = report.known, "Reconciliation sweep done.");
-                    if report.emitted > 0 {
-                        wake.notify_one();
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "Reconciliation sweep failed; the next one retries."),
-            }
-        }
+    async fn poll(&self, _cursor: Option<String>) -> Result<PollBatch, PollError> {
+        let Some(business) = self.business_id.clone().or_else(|| self.client.oauth().business_id()) else {
+            return Err(PollError::Broken { reason: "no Wave business is known: set wave.business_id or run `ml-connector wave connect`".into() });
+        };
+        let retryable = |e: ReconcileError| PollError::Retryable { reason: e.to_string(), retry_after: None };
+        let invoices = self.overdue_invoices(&business).await.map_err(retryable)?;
+        let events = self.missing(&business, &invoices).await.map_err(retryable)?;
+        tracing::info!(listed = invoices.len(), new = events.len(), "Reconciliation sweep done.");
+        Ok(PollBatch { events, cursor: None })
     }
 }

@@ -159,8 +159,73 @@ CREATE TABLE inbound_messages (
 CREATE INDEX inbound_messages_by_outbox ON inbound_messages (outbox_id);
 "#;
 
+/// Schema version 4: the store shared by several processes, and events about records.
+/// Events and outbox rows gain a lease (`claimed_by`, `lease_until`): a claimed row is invisible
+/// to other claimers until the lease expires. Events gain the `record` they are about (e.g.
+/// `qad:acme:purchase_order:PO-77`). Pollers keep their `cursors` (each also a lease, so one
+/// replica polls a source at a time). The outbox is rebuilt without
+/// the `CHECK` on `channel`, so a sink for another channel needs no migration (SQLite cannot drop
+/// a constraint in place: new table, copy, swap, with foreign keys checked afterwards).
+const V4: &str = r#"
+ALTER TABLE events ADD COLUMN record      TEXT;
+ALTER TABLE events ADD COLUMN claimed_by  TEXT;
+ALTER TABLE events ADD COLUMN lease_until INTEGER;
+CREATE INDEX events_by_record ON events (record, seq) WHERE record IS NOT NULL;
+
+CREATE TABLE outbox_v4 (
+    id              INTEGER PRIMARY KEY,
+    event_id        TEXT    NOT NULL REFERENCES events (id),
+    plugin          TEXT    NOT NULL,
+    key             TEXT    NOT NULL,
+    channel         TEXT    NOT NULL,
+    recipient       TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    not_before      INTEGER,
+    status          TEXT    NOT NULL DEFAULT 'pending',
+    created_at      INTEGER NOT NULL,
+    customer_mobile TEXT,
+    customer_phone  TEXT,
+    series          INTEGER NOT NULL DEFAULT 1,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    sending_since   INTEGER,
+    to_number       TEXT,
+    sid             TEXT,
+    error_code      INTEGER,
+    error_message   TEXT,
+    updated_at      INTEGER,
+    delivery_status TEXT,
+    delivery_rank   INTEGER,
+    claimed_by      TEXT,
+    lease_until     INTEGER,
+    UNIQUE (event_id, plugin, key)
+);
+INSERT INTO outbox_v4 (id, event_id, plugin, key, channel, recipient, body, not_before, status, created_at,
+                       customer_mobile, customer_phone, series, attempts, next_attempt_at, sending_since,
+                       to_number, sid, error_code, error_message, updated_at, delivery_status, delivery_rank)
+SELECT id, event_id, plugin, key, channel, recipient, body, not_before, status, created_at,
+       customer_mobile, customer_phone, series, attempts, next_attempt_at, sending_since,
+       to_number, sid, error_code, error_message, updated_at, delivery_status, delivery_rank
+FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v4 RENAME TO outbox;
+CREATE INDEX outbox_pending_by_plugin ON outbox (plugin, key) WHERE status = 'pending';
+CREATE INDEX outbox_due ON outbox (id) WHERE status IN ('pending', 'sending');
+CREATE INDEX outbox_by_event ON outbox (event_id);
+CREATE INDEX outbox_by_sid ON outbox (sid) WHERE sid IS NOT NULL;
+CREATE INDEX outbox_by_to_number ON outbox (to_number, id) WHERE to_number IS NOT NULL;
+
+CREATE TABLE cursors (
+    name        TEXT    PRIMARY KEY,
+    value       TEXT,
+    updated_at  INTEGER NOT NULL,
+    claimed_by  TEXT,
+    lease_until INTEGER
+) WITHOUT ROWID;
+"#;
+
 /// `UPGRADES[n]` takes a database from version `n` to `n + 1`.
-const UPGRADES: &[&str] = &[V1, V2, V3];
+const UPGRADES: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = UPGRADES.len() as i64;
@@ -184,7 +249,23 @@ pub(super) fn refuse_newer(path: &str, found: i64) -> Result<()> {
 
 /// Brings the schema to [`SCHEMA_VERSION`] in one immediate transaction. Returns the version the
 /// database had before. A no-op (and no write) when it is already current.
+///
+/// Foreign keys are off while upgrading (a table rebuild drops and renames referenced tables;
+/// SQLite only honours the switch outside a transaction) and checked before they are on again.
 pub(super) fn migrate(conn: &mut Connection, path: &str) -> Result<i64> {
+    conn.pragma_update(None, "foreign_keys", false).op("disable foreign keys")?;
+    let migrated = upgrade(conn, path);
+    let violations: i64 = conn
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |row| row.get(0))
+        .op("check foreign keys")?;
+    conn.pragma_update(None, "foreign_keys", true).op("enable foreign keys")?;
+    if violations > 0 {
+        return Err(StoreError::Corrupt { table: "foreign keys", reason: format!("{violations} rows reference missing rows") });
+    }
+    migrated
+}
+
+fn upgrade(conn: &mut Connection, path: &str) -> Result<i64> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .op("begin migration")?;
@@ -282,6 +363,58 @@ mod tests {
         if SCHEMA_VERSION == 3 {
             assert_eq!(schema(&migrated), schema(&frozen));
         }
+    }
+
+    #[test]
+    fn version_4_matches_its_frozen_fixture() {
+        let mut migrated = Connection::open_in_memory().unwrap();
+        migrate(&mut migrated, ":memory:").unwrap();
+        let frozen = Connection::open_in_memory().unwrap();
+        frozen
+            .execute_batch(include_str!("../../../tests/fixtures/schema_v4.sql"))
+            .unwrap();
+        assert_eq!(user_version(&frozen).unwrap(), 4);
+        if SCHEMA_VERSION == 4 {
+            assert_eq!(schema(&migrated), schema(&frozen));
+        }
+    }
+
+    #[test]
+    fn a_version_3_database_keeps_its_messages_attempts_and_callbacks_through_the_outbox_rebuild() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(include_str!("../../../tests/fixtures/schema_v3.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             INSERT INTO events (id, source, kind, received_at, body, data)
+               VALUES ('e1', 'wave', 'invoice.paid', 0, x'7b7d', '{}');
+             INSERT INTO outbox (id, event_id, plugin, key, channel, recipient, body, created_at, status, sid, delivery_status, delivery_rank)
+               VALUES (7, 'e1', 'p', 'k', 'sms', 'customer', 'hi', 0, 'sent', 'SM1', 'delivered', 3);
+             INSERT INTO attempts (outbox_id, series, started_at, kind, request, latency_ms)
+               VALUES (7, 1, 0, 'message', '{}', 12);
+             INSERT INTO twilio_callbacks (sid, status, outbox_id, params, received_at)
+               VALUES ('SM1', 'delivered', 7, '{}', 1);",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn, ":memory:").unwrap(), 3);
+        let row: (i64, String, Option<String>, Option<String>) = conn
+            .query_row("SELECT id, status, sid, delivery_status FROM outbox", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .unwrap();
+        assert_eq!(row, (7, "sent".into(), Some("SM1".into()), Some("delivered".into())));
+        let linked: i64 = conn
+            .query_row("SELECT COUNT(*) FROM attempts JOIN twilio_callbacks USING (outbox_id) WHERE outbox_id = 7", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(linked, 1);
+        // A channel no sink had when the schema was written is now just text.
+        conn.execute(
+            "INSERT INTO outbox (event_id, plugin, key, channel, recipient, body, created_at) VALUES ('e1', 'p', 'k2', 'email', 'customer', 'hi', 0)",
+            [],
+        )
+        .unwrap();
+        let fk: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert!(fk, "foreign keys are on again after the migration");
     }
 
     #[test]

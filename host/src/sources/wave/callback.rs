@@ -1,13 +1,14 @@
-//! `GET /oauth/wave/callback`: where Wave sends the user back after
-//! `wave connect`. Checks `state`, exchanges the code, stores the tokens.
+//! `GET /oauth/wave/callback`: where Wave sends the user back after `wave connect`. Checks
+//! `state`, exchanges the code, stores the tokens; enrichment starts at once.
+
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::server::AppState;
-use crate::sources::wave::oauth::OAuthError;
+use super::oauth::{OAuthError, WaveOAuth};
 
 /// The callback's query string.
 #[derive(Debug, Deserialize)]
@@ -22,9 +23,9 @@ pub struct CallbackParams {
     error_description: Option<String>,
 }
 
-/// Completes a `wave connect`.
-pub async fn callback(State(state): State<AppState>, Query(params): Query<CallbackParams>) -> Response {
-    let Some(oauth) = state.wave_oauth.clone() else {
+/// Completes a `wave connect`. Without `[wave] client_id` the route answers 404.
+pub async fn callback(State(oauth): State<Option<Arc<WaveOAuth>>>, Query(params): Query<CallbackParams>) -> Response {
+    let Some(oauth) = oauth else {
         return (StatusCode::NOT_FOUND, "Wave OAuth is not configured: set [wave] client_id.\n").into_response();
     };
     if let Some(error) = params.error {
@@ -36,11 +37,7 @@ pub async fn callback(State(state): State<AppState>, Query(params): Query<Callba
         return (StatusCode::BAD_REQUEST, "missing `code` or `state`\n").into_response();
     };
     match oauth.complete(&code, &st).await {
-        Ok(_) => (
-            StatusCode::OK,
-            "Wave is connected. If ml-connector serve started before Wave was connected, restart it to turn on enrichment.\n",
-        )
-            .into_response(),
+        Ok(_) => (StatusCode::OK, "Wave is connected; events are enriched from now on.\n").into_response(),
         Err(e) => {
             let status = match &e {
                 OAuthError::Refused(_) | OAuthError::Broken(_) => StatusCode::BAD_REQUEST,

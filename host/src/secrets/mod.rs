@@ -14,21 +14,12 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore as _;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+pub mod vault;
+
+pub use self::vault::{SecretSet, Vault, VaultError};
+
 /// Environment variable holding the master key (base64 of 32 bytes, or 64 hex digits).
 pub const MASTER_KEY_ENV: &str = "ML_CONNECTOR_MASTER_KEY";
-
-/// Wave webhook signing secret. Further secrets named `wave.webhook_secret.<suffix>` are accepted
-/// too, and verification tries all of them, so a new secret can be added before the old one is
-/// removed (see [`is_webhook_secret`]).
-pub const WAVE_WEBHOOK_SECRET: &str = "wave.webhook_secret";
-/// Wave OAuth application client secret.
-pub const WAVE_CLIENT_SECRET: &str = "wave.client_secret";
-/// Twilio account auth token (Basic auth password, and the key for Twilio's request signatures).
-pub const TWILIO_AUTH_TOKEN: &str = "twilio.auth_token";
-/// Twilio API key SID, used instead of the account SID as the Basic auth user when set.
-pub const TWILIO_API_KEY_SID: &str = "twilio.api_key_sid";
-/// Twilio API key secret, paired with [`TWILIO_API_KEY_SID`].
-pub const TWILIO_API_KEY_SECRET: &str = "twilio.api_key_secret";
 
 /// Format version of sealed values; the first byte of every sealed value.
 const SEALED_VERSION: u8 = 1;
@@ -276,16 +267,6 @@ pub fn validate_name(name: &str) -> Result<(), SecretsError> {
     }
 }
 
-/// Whether `name` holds a Wave webhook secret: [`WAVE_WEBHOOK_SECRET`] itself or
-/// `wave.webhook_secret.<suffix>`. Signature verification tries every one of them.
-pub fn is_webhook_secret(name: &str) -> bool {
-    match name.strip_prefix(WAVE_WEBHOOK_SECRET) {
-        Some("") => true,
-        Some(rest) => rest.len() > 1 && rest.starts_with('.') && validate_name(name).is_ok(),
-        None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,11 +278,11 @@ mod tests {
     #[test]
     fn a_sealed_secret_opens_with_the_same_key_and_name() {
         let key = MasterKey::generate();
-        let sealed = key.seal(TWILIO_AUTH_TOKEN, "tok-123").unwrap();
+        let sealed = key.seal("twilio.auth_token", "tok-123").unwrap();
         assert_eq!(sealed[0], SEALED_VERSION);
         assert_eq!(sealed.len(), 1 + NONCE_LEN + "tok-123".len() + TAG_LEN);
         assert_eq!(
-            key.open(TWILIO_AUTH_TOKEN, &sealed).unwrap().expose(),
+            key.open("twilio.auth_token", &sealed).unwrap().expose(),
             "tok-123"
         );
     }
@@ -309,18 +290,18 @@ mod tests {
     #[test]
     fn sealing_twice_uses_fresh_nonces() {
         let key = MasterKey::generate();
-        let a = key.seal(WAVE_CLIENT_SECRET, "same").unwrap();
-        let b = key.seal(WAVE_CLIENT_SECRET, "same").unwrap();
+        let a = key.seal("wave.client_secret", "same").unwrap();
+        let b = key.seal("wave.client_secret", "same").unwrap();
         assert_ne!(a, b);
     }
 
     #[test]
     fn a_wrong_key_fails_to_open() {
         let sealed = MasterKey::generate()
-            .seal(WAVE_CLIENT_SECRET, "s3cret")
+            .seal("wave.client_secret", "s3cret")
             .unwrap();
         let err = MasterKey::generate()
-            .open(WAVE_CLIENT_SECRET, &sealed)
+            .open("wave.client_secret", &sealed)
             .unwrap_err();
         assert!(matches!(err, SecretsError::Decrypt { .. }));
         assert!(!err.to_string().contains("s3cret"));
@@ -329,32 +310,32 @@ mod tests {
     #[test]
     fn a_ciphertext_moved_to_another_name_fails_to_open() {
         let key = MasterKey::generate();
-        let sealed = key.seal(TWILIO_API_KEY_SECRET, "s3cret").unwrap();
-        let err = key.open(TWILIO_AUTH_TOKEN, &sealed).unwrap_err();
+        let sealed = key.seal("twilio.api_key_secret", "s3cret").unwrap();
+        let err = key.open("twilio.auth_token", &sealed).unwrap_err();
         assert!(matches!(err, SecretsError::Decrypt { .. }));
     }
 
     #[test]
     fn altered_or_truncated_values_fail_to_open() {
         let key = MasterKey::generate();
-        let mut sealed = key.seal(TWILIO_API_KEY_SID, "SK123").unwrap();
+        let mut sealed = key.seal("twilio.api_key_sid", "SK123").unwrap();
         let last = sealed.len() - 1;
         sealed[last] ^= 1;
         assert!(matches!(
-            key.open(TWILIO_API_KEY_SID, &sealed),
+            key.open("twilio.api_key_sid", &sealed),
             Err(SecretsError::Decrypt { .. })
         ));
         assert!(matches!(
-            key.open(TWILIO_API_KEY_SID, &sealed[..10]),
+            key.open("twilio.api_key_sid", &sealed[..10]),
             Err(SecretsError::Format { .. })
         ));
         assert!(matches!(
-            key.open(TWILIO_API_KEY_SID, &[]),
+            key.open("twilio.api_key_sid", &[]),
             Err(SecretsError::Format { .. })
         ));
         sealed[0] = 9;
         assert!(matches!(
-            key.open(TWILIO_API_KEY_SID, &sealed),
+            key.open("twilio.api_key_sid", &sealed),
             Err(SecretsError::Format { .. })
         ));
     }
@@ -362,13 +343,13 @@ mod tests {
     #[test]
     fn reseal_moves_a_secret_to_a_new_key() {
         let (old, new) = (MasterKey::generate(), MasterKey::generate());
-        let sealed = old.seal(WAVE_WEBHOOK_SECRET, "whsec").unwrap();
-        let resealed = old.reseal(&new, WAVE_WEBHOOK_SECRET, &sealed).unwrap();
+        let sealed = old.seal("wave.webhook_secret", "whsec").unwrap();
+        let resealed = old.reseal(&new, "wave.webhook_secret", &sealed).unwrap();
         assert_eq!(
-            new.open(WAVE_WEBHOOK_SECRET, &resealed).unwrap().expose(),
+            new.open("wave.webhook_secret", &resealed).unwrap().expose(),
             "whsec"
         );
-        assert!(old.open(WAVE_WEBHOOK_SECRET, &resealed).is_err());
+        assert!(old.open("wave.webhook_secret", &resealed).is_err());
     }
 
     #[test]
@@ -427,7 +408,7 @@ mod tests {
     #[test]
     fn names_are_validated() {
         for good in [
-            WAVE_WEBHOOK_SECRET,
+            "wave.webhook_secret",
             "wave.oauth:biz-1",
             "a",
             &"a".repeat(64),
@@ -438,15 +419,5 @@ mod tests {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
         assert!(MasterKey::generate().seal("Bad Name", "x").is_err());
-    }
-
-    #[test]
-    fn webhook_secret_names_allow_rotation_suffixes() {
-        assert!(is_webhook_secret("wave.webhook_secret"));
-        assert!(is_webhook_secret("wave.webhook_secret.2025-06"));
-        assert!(!is_webhook_secret("wave.webhook_secret."));
-        assert!(!is_webhook_secret("wave.webhook_secrets"));
-        assert!(!is_webhook_secret("wave.webhook_secret.Bad"));
-        assert!(!is_webhook_secret(WAVE_CLIENT_SECRET));
     }
 }

@@ -1,15 +1,104 @@
-//! Twilio webhooks in (schema version 3): status callbacks with their dedupe rows and monotonic
-//! delivery status, and inbound SMS linked to the message they answer.
+//! [`TwilioStore`] on SQLite: opt-outs, the Lookups cache, status callbacks with their dedupe
+//! rows and monotonic delivery status, and inbound SMS linked to the message they answer.
 
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
-use super::{SqlResultExt as _, from_millis, millis};
-use crate::store::{
-    CallbackOutcome, InboundMessage, InboundRecord, InsertOutcome, OptChange, Result,
-    StatusCallback,
-};
+use super::{SqlResultExt as _, SqliteStore, from_millis, millis};
+use crate::sinks::twilio::state::{CallbackOutcome, InboundMessage, InboundRecord, LookupRecord, OptChange, StatusCallback, TwilioStore};
+use crate::store::{InsertOutcome, Result};
 
-pub(super) fn record_callback(
+#[async_trait]
+impl TwilioStore for SqliteStore {
+    async fn record_opt_out(&self, number: &str, reason: &str, at: DateTime<Utc>) -> Result<()> {
+        let (number, reason) = (number.to_owned(), reason.to_owned());
+        self.write("record opt-out", move |conn| {
+            conn.execute(
+                "INSERT INTO opt_outs (number, at, reason) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (number) DO UPDATE SET at = excluded.at, reason = excluded.reason",
+                params![number, millis(at), reason],
+            )
+            .op("record opt-out")
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn is_opted_out(&self, number: &str) -> Result<bool> {
+        let number = number.to_owned();
+        self.read("check opt-out", move |conn| {
+            conn.query_row("SELECT EXISTS (SELECT 1 FROM opt_outs WHERE number = ?1)", [number], |row| row.get(0)).op("check opt-out")
+        })
+        .await
+    }
+
+    async fn clear_opt_out(&self, number: &str) -> Result<bool> {
+        let number = number.to_owned();
+        self.write("clear opt-out", move |conn| Ok(conn.execute("DELETE FROM opt_outs WHERE number = ?1", [number]).op("clear opt-out")? > 0))
+            .await
+    }
+
+    async fn record_status_callback(&self, callback: &StatusCallback) -> Result<CallbackOutcome> {
+        let callback = callback.clone();
+        self.write("record status callback", move |conn| record_callback(conn, &callback)).await
+    }
+
+    async fn record_inbound(&self, message: &InboundMessage) -> Result<(InsertOutcome, InboundRecord)> {
+        let message = message.clone();
+        self.write("record inbound message", move |conn| record_inbound(conn, &message)).await
+    }
+
+    async fn list_replies(&self, outbox_id: i64) -> Result<Vec<InboundRecord>> {
+        self.read("list replies", move |conn| replies(conn, outbox_id)).await
+    }
+
+    async fn delivery_status(&self, outbox_id: i64) -> Result<Option<String>> {
+        self.read("read delivery status", move |conn| {
+            Ok(conn
+                .query_row("SELECT delivery_status FROM outbox WHERE id = ?1", [outbox_id], |row| row.get::<_, Option<String>>(0))
+                .optional()
+                .op("read delivery status")?
+                .flatten())
+        })
+        .await
+    }
+
+    async fn get_lookup(&self, number: &str) -> Result<Option<LookupRecord>> {
+        const OP: &str = "get lookup";
+        let number = number.to_owned();
+        self.read(OP, move |conn| {
+            let row = conn
+                .query_row("SELECT valid, line_type, detail, fetched_at FROM lookups WHERE number = ?1", [&number], |row| {
+                    <(bool, Option<String>, Option<String>, i64)>::try_from(row)
+                })
+                .optional()
+                .op(OP)?;
+            row.map(|(valid, line_type, detail, at)| Ok(LookupRecord { number: number.clone(), valid, line_type, detail, fetched_at: from_millis("lookups", at)? }))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn put_lookup(&self, record: &LookupRecord) -> Result<()> {
+        let record = record.clone();
+        self.write("cache lookup", move |conn| {
+            conn.execute(
+                "INSERT INTO lookups (number, valid, line_type, detail, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (number) DO UPDATE SET valid = excluded.valid,
+                   line_type = excluded.line_type, detail = excluded.detail,
+                   fetched_at = excluded.fetched_at",
+                params![record.number, record.valid, record.line_type, record.detail, millis(record.fetched_at)],
+            )
+            .op("cache lookup")
+            .map(drop)
+        })
+        .await
+    }
+}
+
+fn record_callback(
     conn: &mut Connection,
     cb: &StatusCallback,
 ) -> Result<CallbackOutcome> {
@@ -136,7 +225,7 @@ pub(super) fn adopt_early_callbacks(tx: &Connection, id: i64, sid: &str) -> Resu
     Ok(())
 }
 
-pub(super) fn record_inbound(
+fn record_inbound(
     conn: &mut Connection,
     msg: &InboundMessage,
 ) -> Result<(InsertOutcome, InboundRecord)> {
@@ -249,7 +338,7 @@ fn read_one(conn: &Connection, sid: &str) -> Result<Option<InboundRecord>> {
     raw.map(to_record).transpose()
 }
 
-pub(super) fn replies(conn: &Connection, outbox_id: i64) -> Result<Vec<InboundRecord>> {
+fn replies(conn: &Connection, outbox_id: i64) -> Result<Vec<InboundRecord>> {
     const OP: &str = "list replies";
     let mut stmt = conn
         .prepare_cached(&format!(
@@ -262,165 +351,4 @@ pub(super) fn replies(conn: &Connection, outbox_id: i64) -> Result<Vec<InboundRe
         .collect::<rusqlite::Result<Vec<_>>>()
         .op(OP)?;
     rows.into_iter().map(to_record).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::{DateTime, TimeZone as _, Utc};
-
-    use crate::model::Channel;
-    use crate::store::sqlite::SqliteStore;
-    use crate::store::{
-        CallbackOutcome, DispatchResult, InboundMessage, InsertOutcome, MessageUpdate,
-        NewEvent, NewMessage, OptChange, OutboxStatus, StatusCallback, Store,
-    };
-
-    fn at(secs: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()
-    }
-
-    /// A store with one message sent to `+14155550100` as `SM1`; returns its outbox id.
-    fn with_sent_message() -> (tempfile::TempDir, SqliteStore, i64) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("store.db")).unwrap();
-        store
-            .insert_event(&NewEvent {
-                id: "evt-1".into(),
-                source: "wave".into(),
-                kind: "invoice.overdue".into(),
-                business_id: None,
-                received_at: at(0),
-                body: b"{}".to_vec(),
-                data: "{}".into(),
-            })
-            .unwrap();
-        let id = dispatch_and_send(&store, "k", "Invoice overdue", "SM1");
-        (dir, store, id)
-    }
-
-    /// Dispatches one SMS for `evt-1` under `key` and marks it sent to `+14155550100` as `sid`;
-    /// returns its outbox id.
-    fn dispatch_and_send(store: &SqliteStore, key: &str, body: &str, sid: &str) -> i64 {
-        let result = DispatchResult {
-            messages: vec![NewMessage {
-                plugin: "p".into(),
-                key: key.into(),
-                channel: Channel::Sms,
-                to: "customer".into(),
-                body: body.into(),
-                not_before: None,
-            }],
-            ..DispatchResult::default()
-        };
-        store.complete_dispatch("evt-1", &result).unwrap();
-        let id = store.list_outbox(10).unwrap().iter().find(|r| r.key == key).unwrap().id;
-        let update = MessageUpdate {
-            id,
-            status: OutboxStatus::Sent,
-            attempts: 1,
-            next_attempt_at: None,
-            sending_since: None,
-            to_number: Some("+14155550100".into()),
-            sid: Some(sid.into()),
-            error_code: None,
-            error_message: None,
-            history: Some("sent".into()),
-        };
-        assert!(store.update_message(&update, None).unwrap());
-        id
-    }
-
-    fn callback(sid: &str, status: &str, rank: u8) -> StatusCallback {
-        StatusCallback {
-            sid: sid.into(),
-            status: status.into(),
-            sequence: None,
-            rank: Some(rank),
-            error_code: None,
-            detail: None,
-            params: "{}".into(),
-            received_at: at(10),
-        }
-    }
-
-    fn inbound(sid: &str, body: &str, opt_change: Option<OptChange>) -> InboundMessage {
-        InboundMessage {
-            sid: sid.into(),
-            from: "+14155550100".into(),
-            to: "+15005550006".into(),
-            body: body.into(),
-            opt_out_type: None,
-            opt_change,
-            params: "{}".into(),
-            received_at: at(20),
-        }
-    }
-
-    #[test]
-    fn a_late_status_is_kept_in_history_without_moving_the_message_back() {
-        let (_dir, store, id) = with_sent_message();
-        let delivered = store.record_status_callback(&callback("SM1", "delivered", 3)).unwrap();
-        assert_eq!(delivered, CallbackOutcome::Recorded { outbox_id: Some(id), advanced: true });
-        let late = store.record_status_callback(&callback("SM1", "sent", 2)).unwrap();
-        assert_eq!(late, CallbackOutcome::Recorded { outbox_id: Some(id), advanced: false });
-        assert_eq!(store.delivery_status(id).unwrap().as_deref(), Some("delivered"));
-        let history: Vec<String> = store.list_history(id).unwrap().into_iter().map(|h| h.status).collect();
-        assert_eq!(history, ["sent", "delivered", "sent"]);
-    }
-
-    #[test]
-    fn a_repeated_callback_is_a_duplicate_unless_its_sequence_number_differs() {
-        let (_dir, store, id) = with_sent_message();
-        let cb = callback("SM1", "delivered", 3);
-        store.record_status_callback(&cb).unwrap();
-        assert_eq!(store.record_status_callback(&cb).unwrap(), CallbackOutcome::Duplicate);
-        let next = StatusCallback { sequence: Some("2".into()), ..cb };
-        assert!(matches!(store.record_status_callback(&next).unwrap(), CallbackOutcome::Recorded { .. }));
-        assert_eq!(store.list_history(id).unwrap().len(), 3);
-    }
-
-    #[test]
-    fn a_callback_for_an_unknown_sid_is_stored_without_history() {
-        let (_dir, store, id) = with_sent_message();
-        let outcome = store.record_status_callback(&callback("SMother", "delivered", 3)).unwrap();
-        assert_eq!(outcome, CallbackOutcome::Recorded { outbox_id: None, advanced: false });
-        assert_eq!(store.record_status_callback(&callback("SMother", "delivered", 3)).unwrap(), CallbackOutcome::Duplicate);
-        assert_eq!(store.list_history(id).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn a_callback_that_arrives_before_the_sid_is_recorded_is_adopted_with_it() {
-        let (_dir, store, _) = with_sent_message();
-        // A second message, its SID not yet recorded when Twilio calls back.
-        let early = store.record_status_callback(&callback("SM2", "delivered", 3)).unwrap();
-        assert_eq!(early, CallbackOutcome::Recorded { outbox_id: None, advanced: false });
-        store.record_status_callback(&callback("SM2", "sent", 2)).unwrap();
-        let id = dispatch_and_send(&store, "k2", "second", "SM2");
-        assert_eq!(store.delivery_status(id).unwrap().as_deref(), Some("delivered"));
-        let history: Vec<String> = store.list_history(id).unwrap().into_iter().map(|h| h.status).collect();
-        assert_eq!(history, ["sent", "delivered", "sent"]);
-    }
-
-    #[test]
-    fn a_reply_is_linked_to_the_last_message_sent_to_its_sender_once() {
-        let (_dir, store, id) = with_sent_message();
-        let (outcome, record) = store.record_inbound(&inbound("SMr1", "PAID?", None)).unwrap();
-        assert_eq!(outcome, InsertOutcome::Inserted);
-        assert_eq!((record.outbox_id, record.event_id.as_deref()), (Some(id), Some("evt-1")));
-        let (again, _) = store.record_inbound(&inbound("SMr1", "PAID?", None)).unwrap();
-        assert_eq!(again, InsertOutcome::Duplicate);
-        let replies = store.list_replies(id).unwrap();
-        assert_eq!(replies.len(), 1);
-        assert_eq!(replies[0].message.body, "PAID?");
-    }
-
-    #[test]
-    fn stop_opts_the_sender_out_and_start_clears_it() {
-        let (_dir, store, _) = with_sent_message();
-        store.record_inbound(&inbound("SMs", "STOP", Some(OptChange::OptOut))).unwrap();
-        assert!(store.is_opted_out("+14155550100").unwrap());
-        store.record_inbound(&inbound("SMt", "START", Some(OptChange::OptIn))).unwrap();
-        assert!(!store.is_opted_out("+14155550100").unwrap());
-        assert!(!store.clear_opt_out("+14155550100").unwrap());
-    }
 }

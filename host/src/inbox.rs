@@ -1,0 +1,233 @@
+//! The inbox: the only way an event enters the store. Push sources (webhooks) and pollers hand
+//! their events to one [`Inbox`]; a single writer task drains whatever is queued and commits it
+//! in ONE transaction (group commit), so each fsync covers a burst of webhooks.
+//!
+//! A submitter's future resolves only after the transaction holding its events has committed,
+//! so answering 2xx after [`Inbox::submit`] keeps the "2xx means durable" contract. After a
+//! commit that stored something new, the dispatcher is woken.
+
+use std::sync::Arc;
+
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::store::{InboxStore, InsertOutcome, NewEvent, Result, StoreError};
+
+/// Most events committed in one transaction. Large enough that one fsync serves a burst, small
+/// enough that the first submitter of a batch does not wait long for the rest.
+pub const MAX_BATCH: usize = 512;
+
+/// One submission (one event, or a poller's ordered batch) and where its outcomes go.
+struct Job {
+    events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<Vec<InsertOutcome>>>,
+}
+
+/// The handle every source submits through. Cheap to clone; the writer stops once every handle
+/// is dropped and everything queued has been committed.
+#[derive(Clone)]
+pub struct Inbox {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Inbox {
+    /// Starts the writer task on the current tokio runtime. `capacity` bounds how many
+    /// submissions may wait (at least 1): a full queue makes submitters wait, which pushes back
+    /// on the HTTP layer. `wake` is notified after each commit that stored a new event.
+    pub fn start(store: Arc<dyn InboxStore>, capacity: usize, wake: Arc<Notify>) -> Self {
+        let (jobs, queue) = mpsc::channel(capacity.max(1));
+        tokio::spawn(run_writer(store, queue, wake));
+        Inbox { jobs }
+    }
+
+    /// Queues `event` and waits until it is committed (or found to be a duplicate).
+    pub async fn submit(&self, event: NewEvent) -> Result<InsertOutcome> {
+        let outcomes = self.submit_all(vec![event]).await?;
+        outcomes.into_iter().next().ok_or(StoreError::IngestClosed)
+    }
+
+    /// Queues `events` and waits until all are committed, in order and in one transaction; one
+    /// outcome per event.
+    pub async fn submit_all(&self, events: Vec<NewEvent>) -> Result<Vec<InsertOutcome>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, outcome) = oneshot::channel();
+        self.jobs.send(Job { events, reply }).await.map_err(|_| StoreError::IngestClosed)?;
+        outcome.await.map_err(|_| StoreError::IngestClosed)?
+    }
+}
+
+/// The writer: wait for one job, take whatever else is queued (up to [`MAX_BATCH`] events, but
+/// never splitting a job), commit, answer, repeat.
+async fn run_writer(store: Arc<dyn InboxStore>, mut queue: mpsc::Receiver<Job>, wake: Arc<Notify>) {
+    while let Some(first) = queue.recv().await {
+        let mut jobs = vec![first];
+        let mut count = jobs[0].events.len();
+        while count < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => {
+                    count += job.events.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut events = Vec::with_capacity(count);
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            replies.push((job.events.len(), job.reply));
+            events.extend(job.events);
+        }
+        match store.insert_events(events).await {
+            Ok(outcomes) => {
+                if outcomes.contains(&InsertOutcome::Inserted) {
+                    wake.notify_one();
+                }
+                // A submitter that gave up (client disconnected) no longer listens; its event is
+                // stored anyway and the source's retry will be a duplicate.
+                let mut outcomes = outcomes.into_iter();
+                for (n, reply) in replies {
+                    let _ = reply.send(Ok(outcomes.by_ref().take(n).collect()));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(events = count, error = %err, "Store rejected an ingest batch.");
+                for (_, reply) in replies {
+                    let _ = reply.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use chrono::Utc;
+
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{DispatchResult, EventFilter, FailureRecord, Lease, StoredEvent};
+
+    /// Delegates to SQLite, counting batches and failing them on demand.
+    struct Probe {
+        inner: SqliteStore,
+        batches: AtomicUsize,
+        fail: AtomicBool,
+    }
+
+    #[async_trait]
+    impl InboxStore for Probe {
+        async fn insert_events(&self, events: Vec<NewEvent>) -> Result<Vec<InsertOutcome>> {
+            self.batches.fetch_add(1, Ordering::SeqCst);
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(StoreError::unavailable("insert events", std::io::Error::other("disk on fire")));
+            }
+            self.inner.insert_events(events).await
+        }
+        async fn claim_events(&self, lease: &Lease, limit: usize) -> Result<Vec<StoredEvent>> {
+            self.inner.claim_events(lease, limit).await
+        }
+        async fn release_events(&self, lease: &Lease, ids: Vec<String>) -> Result<()> {
+            self.inner.release_events(lease, ids).await
+        }
+        async fn complete_dispatches(&self, lease: &Lease, batch: Vec<(String, DispatchResult)>) -> Result<Vec<String>> {
+            self.inner.complete_dispatches(lease, batch).await
+        }
+        async fn replay_event(&self, event_id: &str) -> Result<bool> {
+            self.inner.replay_event(event_id).await
+        }
+        async fn list_events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>> {
+            self.inner.list_events(filter).await
+        }
+        async fn get_event(&self, event_id: &str) -> Result<Option<StoredEvent>> {
+            self.inner.get_event(event_id).await
+        }
+        async fn list_failures(&self, event_id: &str) -> Result<Vec<FailureRecord>> {
+            self.inner.list_failures(event_id).await
+        }
+    }
+
+    fn probe() -> (tempfile::TempDir, Arc<Probe>) {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = SqliteStore::open(&dir.path().join("ingest.db")).unwrap();
+        (dir, Arc::new(Probe { inner, batches: AtomicUsize::new(0), fail: AtomicBool::new(false) }))
+    }
+
+    fn event(id: &str) -> NewEvent {
+        NewEvent {
+            id: id.to_owned(),
+            source: "wave".into(),
+            kind: "invoice.paid".into(),
+            business_id: Some("biz".into()),
+            record: None,
+            received_at: Utc::now(),
+            body: format!(r#"{{"event_id":"{id}"}}"#).into_bytes(),
+            data: "{}".into(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_submitters_are_group_committed_and_deduplicated() {
+        let (_dir, store) = probe();
+        let wake = Arc::new(Notify::new());
+        let inbox = Inbox::start(store.clone(), 1024, wake.clone());
+        // 100 distinct ids, each submitted 3 times, all at once.
+        let tasks: Vec<_> = (0..300)
+            .map(|i| {
+                let inbox = inbox.clone();
+                tokio::spawn(async move { inbox.submit(event(&format!("evt-{}", i % 100))).await })
+            })
+            .collect();
+        let (mut inserted, mut duplicates) = (0, 0);
+        for task in tasks {
+            match task.await.unwrap().unwrap() {
+                InsertOutcome::Inserted => inserted += 1,
+                InsertOutcome::Duplicate => duplicates += 1,
+            }
+        }
+        assert_eq!((inserted, duplicates), (100, 200));
+        assert_eq!(store.list_events(&EventFilter::newest(1000)).await.unwrap().len(), 100);
+        assert!(store.batches.load(Ordering::SeqCst) < 300, "no batching happened");
+        // The dispatcher would be woken: a permit is waiting.
+        tokio::time::timeout(Duration::from_secs(1), wake.notified()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_batch_keeps_its_order_and_gets_one_outcome_per_event() {
+        let (_dir, store) = probe();
+        let inbox = Inbox::start(store.clone(), 8, Arc::new(Notify::new()));
+        inbox.submit(event("b")).await.unwrap();
+        let outcomes = inbox.submit_all(vec![event("a"), event("b"), event("c")]).await.unwrap();
+        assert_eq!(outcomes, [InsertOutcome::Inserted, InsertOutcome::Duplicate, InsertOutcome::Inserted]);
+        let ids: Vec<_> = store.list_events(&EventFilter::newest(10)).await.unwrap().into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, ["c", "a", "b"]);
+        assert!(inbox.submit_all(vec![]).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_alone_does_not_wake_the_dispatcher() {
+        let (_dir, store) = probe();
+        store.insert_events(vec![event("seen")]).await.unwrap();
+        let wake = Arc::new(Notify::new());
+        let inbox = Inbox::start(store.clone(), 8, wake.clone());
+        assert_eq!(inbox.submit(event("seen")).await.unwrap(), InsertOutcome::Duplicate);
+        assert!(tokio::time::timeout(Duration::from_millis(50), wake.notified()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_is_reported_to_every_submitter() {
+        let (_dir, store) = probe();
+        store.fail.store(true, Ordering::SeqCst);
+        let inbox = Inbox::start(store.clone(), 8, Arc::new(Notify::new()));
+        let (a, b) = tokio::join!(inbox.submit(event("a")), inbox.submit(event("b")));
+        for outcome in [a, b] {
+            assert!(outcome.unwrap_err().is_unavailable());
+        }
+        store.fail.store(false, Ordering::SeqCst);
+        assert_eq!(inbox.submit(event("a")).await.unwrap(), InsertOutcome::Inserted);
+    }
+}

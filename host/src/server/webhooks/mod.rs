@@ -1,4 +1,0 @@
-//! Webhook receivers, one module per source.
-
-pub mod twilio;
-pub mod wave;

@@ -1,0 +1,342 @@
+//! The sink driver: takes due outbox rows to a final state through one [`Sink`]. Per message:
+//! reconcile a send left ambiguous by a crash or timeout, defer customer messages in quiet
+//! hours, resolve the recipient, record a dry run or verify the address, wait for the rate
+//! limiter, mark the row `sending` (durably, before the request), send, and record the outcome;
+//! a retryable failure is rescheduled with backoff (or the remote's `Retry-After`) until the
+//! retry budget is spent.
+//!
+//! Layer order (STYLE 7): retries outside the rate limit, so every attempt spends a token, which
+//! is what the remote counts. Claims are leases, so several processes can drain one outbox.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
+use futures::StreamExt as _;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{Notify, watch};
+
+use super::quiet_hours::quiet_until;
+use super::retry::{Backoff, MAX_DELAY};
+use super::{Resolution, Sink, SinkError};
+use crate::config::{Config, QuietHours};
+use crate::model::Recipient;
+use crate::store::{Attempt, Lease, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore, StoreError};
+
+/// Rows claimed per store round trip when no rate limit applies.
+const BATCH: usize = 64;
+/// After a store failure, wait this long before claiming again.
+const STORE_RETRY: Duration = Duration::from_secs(2);
+
+/// What the driver reads from the configuration.
+#[derive(Debug, Clone)]
+pub struct DriverSettings {
+    /// Quiet hours for customer messages.
+    pub quiet_hours: Option<QuietHours>,
+    /// The business's UTC offset, which quiet hours are read in.
+    pub offset: FixedOffset,
+    /// Sends per second; `None` turns the limiter off (benchmarks only).
+    pub messages_per_second: Option<NonZeroU32>,
+    /// Retries after a retryable failure.
+    pub max_retries: u32,
+    /// Backoff between retries.
+    pub backoff: Backoff,
+    /// With nothing due and no wake-up, look again this often (rows requeued by another
+    /// process, a lease run out).
+    pub poll_interval: Duration,
+    /// Messages in flight at once.
+    pub concurrency: usize,
+}
+
+impl DriverSettings {
+    /// The settings of `[twilio]`.
+    pub fn from_config(config: &Config) -> Self {
+        let t = &config.twilio;
+        DriverSettings {
+            quiet_hours: t.quiet_hours,
+            offset: t.timezone.as_ref().map_or(FixedOffset::east_opt(0).expect("UTC"), |tz| tz.offset()),
+            messages_per_second: NonZeroU32::new(t.messages_per_second),
+            max_retries: t.max_retries,
+            backoff: Backoff { base: Duration::from_millis(t.retry_base_ms), cap: MAX_DELAY },
+            poll_interval: Duration::from_millis(100),
+            concurrency: 16,
+        }
+    }
+}
+
+/// The rate: `per_second` sends, spaced evenly (burst 1), so no one-second window ever holds
+/// more than `per_second` sends.
+pub fn quota(per_second: NonZeroU32) -> Quota {
+    let period = Duration::from_secs(1) / per_second.get();
+    Quota::with_period(period).expect("period > 0").allow_burst(NonZeroU32::MIN)
+}
+
+/// Drains the outbox through one sink.
+pub struct SinkDriver {
+    sink: Arc<dyn Sink>,
+    store: Arc<dyn OutboxStore>,
+    lease: Lease,
+    settings: DriverSettings,
+    limiter: Option<DefaultDirectRateLimiter>,
+    wake: Arc<Notify>,
+}
+
+impl SinkDriver {
+    /// A driver claiming with `lease` from `store`, woken through `wake` when the dispatcher
+    /// commits new messages.
+    pub fn new(sink: Arc<dyn Sink>, store: Arc<dyn OutboxStore>, lease: Lease, settings: DriverSettings, wake: Arc<Notify>) -> Self {
+        let limiter = settings.messages_per_second.map(|n| RateLimiter::direct(quota(n)));
+        SinkDriver { sink, store, lease, settings, limiter, wake }
+    }
+
+    /// Runs until `shutdown` turns true, finishing the messages in progress first.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(sink = self.sink.name(), live = self.sink.is_live(), "Sink started.");
+        while !*shutdown.borrow() {
+            let wait = match self.drain(Some(&shutdown)).await {
+                Err(e) => {
+                    tracing::warn!(sink = self.sink.name(), error = %e, "Sending paused; messages wait in the outbox.");
+                    STORE_RETRY
+                }
+                Ok(_) => match self.store.next_due_at(self.sink.channels()).await {
+                    Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or_default().min(self.settings.poll_interval),
+                    _ => self.settings.poll_interval,
+                },
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.wake.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!(sink = self.sink.name(), "Sink stopped.");
+    }
+
+    /// How many rows to claim at once: with a rate limit, no more than can be sent in half a
+    /// lease, so claimed rows never wait past their lease.
+    fn claim_size(&self) -> usize {
+        match self.settings.messages_per_second {
+            Some(rate) => ((f64::from(rate.get()) * self.lease.ttl().as_secs_f64() / 2.0) as usize).clamp(1, BATCH),
+            None => BATCH,
+        }
+    }
+
+    /// Processes every message due now (including those that become due again during the
+    /// drain, e.g. a retry with no wait). Returns how many were processed.
+    pub async fn drain(&self, shutdown: Option<&watch::Receiver<bool>>) -> Result<usize, StoreError> {
+        let mut done = 0;
+        loop {
+            if shutdown.is_some_and(|s| *s.borrow()) {
+                return Ok(done);
+            }
+            let batch = self.store.claim_due_messages(&self.lease, Utc::now(), self.sink.channels(), self.claim_size()).await?;
+            if batch.is_empty() {
+                return Ok(done);
+            }
+            done += batch.len();
+            let failure: Mutex<Option<StoreError>> = Mutex::new(None);
+            futures::stream::iter(batch)
+                .for_each_concurrent(self.settings.concurrency.max(1), |m| {
+                    let failure = &failure;
+                    async move {
+                        if let Err(e) = self.process(m).await {
+                            failure.lock().expect("failure lock").get_or_insert(e);
+                        }
+                    }
+                })
+                .await;
+            if let Some(e) = failure.into_inner().expect("failure lock") {
+                return Err(e);
+            }
+        }
+    }
+
+    /// Takes one message as far as it can go now.
+    async fn process(&self, mut m: OutboxMessage) -> Result<(), StoreError> {
+        let mut log = Vec::new();
+        let live = self.sink.is_live();
+        if m.row.status == OutboxStatus::Sending
+            && live
+            && let (Some(to), Some(since)) = (m.to_number.clone(), m.sending_since)
+        {
+            match self.sink.reconcile(&m, &to, since, &mut log).await {
+                Ok(Some(id)) => {
+                    let update = MessageUpdate {
+                        sid: Some(id.clone()),
+                        history: Some(format!("sent: adopted {id}, found in {}'s list after an unanswered attempt", self.sink.name())),
+                        ..base_update(&m, OutboxStatus::Sent)
+                    };
+                    self.store.update_message(&self.lease, &update, &log).await?;
+                    tracing::info!(outbox_id = m.row.id, sid = %id, "Adopted an ambiguous send instead of resending.");
+                    return Ok(());
+                }
+                Ok(None) => {
+                    let update = MessageUpdate {
+                        sending_since: m.sending_since,
+                        history: Some(format!("not found in {}'s list after an unanswered attempt: sending again", self.sink.name())),
+                        ..base_update(&m, OutboxStatus::Sending)
+                    };
+                    if !self.store.update_message(&self.lease, &update, &log).await? {
+                        return Ok(());
+                    }
+                    log.clear();
+                }
+                Err(e) => return self.after_failure(&m, m.attempts + 1, e, log, true).await,
+            }
+        }
+        if m.row.to == Recipient::Customer && self.defer_in_quiet_hours(&m).await? {
+            return Ok(());
+        }
+        let to = match self.sink.resolve(&m).await? {
+            Resolution::Address(to) => to,
+            Resolution::Undeliverable { to, code, reason } => return self.finish(&m, OutboxStatus::Undeliverable, to, code, reason, log).await,
+            Resolution::Failed { reason } => return self.finish(&m, OutboxStatus::Failed, None, None, reason, log).await,
+        };
+        let preview = match self.sink.preview(&m, &to) {
+            Ok(preview) => preview,
+            Err(e) => return self.finish(&m, OutboxStatus::Failed, Some(to), e.code(), e.message().to_owned(), log).await,
+        };
+        if !live {
+            log.push(Attempt {
+                outbox_id: m.row.id,
+                series: m.series,
+                started_at: Utc::now(),
+                kind: "dry-run".into(),
+                request: preview.request,
+                http_status: None,
+                sid: None,
+                error_code: None,
+                error_message: None,
+                latency_ms: 0,
+            });
+            let update = MessageUpdate { to_number: Some(to), history: Some("dry run: recorded, not sent".into()), ..base_update(&m, OutboxStatus::DryRun) };
+            self.store.update_message(&self.lease, &update, &log).await?;
+            return Ok(());
+        }
+        match self.sink.verify(&m, &to, &mut log).await {
+            Ok(None) => {}
+            Ok(Some(reason)) => return self.finish(&m, OutboxStatus::Undeliverable, Some(to), None, reason, log).await,
+            Err(e) => return self.after_failure(&m, m.attempts + 1, e, log, false).await,
+        }
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        let attempts = m.attempts + 1;
+        let started = Utc::now();
+        let marked = MessageUpdate { attempts, sending_since: Some(started), to_number: Some(to.clone()), history: None, ..base_update(&m, OutboxStatus::Sending) };
+        if !self.store.update_message(&self.lease, &marked, &log).await? {
+            // Cancelled (or replayed) since it was claimed.
+            return Ok(());
+        }
+        log.clear();
+        m = OutboxMessage {
+            attempts,
+            sending_since: Some(started),
+            to_number: Some(to.clone()),
+            row: OutboxRow { status: OutboxStatus::Sending, ..m.row },
+            ..m
+        };
+        match self.sink.send(&m, &to, &mut log).await {
+            Ok(sent) => {
+                let update = MessageUpdate { sid: sent.id.clone(), history: Some(format!("sent: {}", sent.detail)), ..base_update(&m, OutboxStatus::Sent) };
+                self.store.update_message(&self.lease, &update, &log).await?;
+                tracing::debug!(outbox_id = m.row.id, id = ?sent.id, "Message sent.");
+                Ok(())
+            }
+            Err(e) => self.after_failure(&m, attempts, e, log, false).await,
+        }
+    }
+
+    /// Defers a message inside the quiet window to its end; `true` when it did.
+    async fn defer_in_quiet_hours(&self, m: &OutboxMessage) -> Result<bool, StoreError> {
+        let Some(window) = self.settings.quiet_hours else { return Ok(false) };
+        let Some(until) = quiet_until(window, self.settings.offset, Utc::now()) else { return Ok(false) };
+        let update = MessageUpdate {
+            next_attempt_at: Some(until),
+            history: Some(format!("deferred by quiet hours until {}", until.with_timezone(&self.settings.offset).to_rfc3339())),
+            ..base_update(m, OutboxStatus::Pending)
+        };
+        self.store.update_message(&self.lease, &update, &[]).await?;
+        Ok(true)
+    }
+
+    /// Schedules a retry or fails for good.
+    async fn after_failure(&self, m: &OutboxMessage, attempts: u32, error: SinkError, log: Vec<Attempt>, reconciling: bool) -> Result<(), StoreError> {
+        let max_attempts = self.settings.max_retries + 1;
+        let update = match &error {
+            SinkError::Retryable { retry_after, ambiguous, .. } if attempts < max_attempts => {
+                let wait = retry_after.unwrap_or_else(|| self.settings.backoff.delay(attempts));
+                let at: DateTime<Utc> = Utc::now() + TimeDelta::from_std(wait).unwrap_or_default();
+                // An unanswered request stays `sending`: the next claim reconciles before resending.
+                let keep_sending = *ambiguous || reconciling;
+                MessageUpdate {
+                    attempts,
+                    next_attempt_at: Some(at),
+                    sending_since: if keep_sending { m.sending_since } else { None },
+                    history: Some(format!("retry {attempts}/{} scheduled at {}: {}", self.settings.max_retries, at.to_rfc3339(), error.message())),
+                    ..base_update(m, if keep_sending { OutboxStatus::Sending } else { OutboxStatus::Pending })
+                }
+            }
+            SinkError::Retryable { .. } => {
+                let message = format!("gave up after {attempts} attempts: {}", error.message());
+                tracing::warn!(outbox_id = m.row.id, event_id = %m.row.event_id, error = %error, "Message dropped after its last attempt.");
+                MessageUpdate { attempts, error_code: error.code(), error_message: Some(message.clone()), history: Some(message), ..base_update(m, OutboxStatus::Failed) }
+            }
+            SinkError::Permanent { code, message, .. } => {
+                tracing::warn!(outbox_id = m.row.id, event_id = %m.row.event_id, error = %error, "The remote refused the message.");
+                MessageUpdate { attempts, error_code: *code, error_message: Some(message.clone()), history: Some(message.clone()), ..base_update(m, OutboxStatus::Failed) }
+            }
+        };
+        self.store.update_message(&self.lease, &update, &log).await?;
+        Ok(())
+    }
+
+    /// A final state reached without sending.
+    async fn finish(&self, m: &OutboxMessage, status: OutboxStatus, to: Option<String>, code: Option<i64>, reason: String, log: Vec<Attempt>) -> Result<(), StoreError> {
+        tracing::info!(outbox_id = m.row.id, event_id = %m.row.event_id, %status, reason = %reason, "Message not sent.");
+        let update = MessageUpdate { to_number: to, error_code: code, error_message: Some(reason.clone()), history: Some(reason), ..base_update(m, status) };
+        self.store.update_message(&self.lease, &update, &log).await?;
+        Ok(())
+    }
+}
+
+/// An update that keeps the row's schedule fields as they are except what the caller sets.
+fn base_update(m: &OutboxMessage, status: OutboxStatus) -> MessageUpdate {
+    MessageUpdate {
+        id: m.row.id,
+        status,
+        attempts: m.attempts,
+        next_attempt_at: None,
+        sending_since: None,
+        to_number: m.to_number.clone(),
+        sid: None,
+        error_code: None,
+        error_message: None,
+        history: Some(status.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use governor::clock::FakeRelativeClock;
+
+    use super::*;
+
+    #[test]
+    fn the_quota_never_lets_a_second_hold_more_than_the_rate() {
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::direct_with_clock(quota(NonZeroU32::new(5).unwrap()), clock.clone());
+        // Ask every 10 ms of (fake, deterministic) time for 3 s, as a burst would.
+        let mut granted = Vec::new();
+        for step in 0..300u64 {
+            if limiter.check().is_ok() {
+                granted.push(step * 10);
+            }
+            clock.advance(Duration::from_millis(10));
+        }
+        assert_eq!(granted.len(), 15, "{granted:?}");
+        assert!(granted.windows(2).all(|w| w[1] - w[0] >= 200), "{granted:?}");
+        assert!(granted.windows(6).all(|w| w[5] - w[0] >= 1000), "{granted:?}");
+    }
+}

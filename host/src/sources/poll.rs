@@ -1,0 +1,309 @@
+//! The poll driver: what every polling source shares. A source implements [`Poller`] (one
+//! cycle: read the remote since a cursor, return new events and the next cursor); the driver
+//! owns the rest: the schedule (interval with jitter, optional active hours), backoff with
+//! jitter after a failed cycle (honouring the remote's `Retry-After`), one replica polling a
+//! source at a time (the cursor is a lease), submitting the events through the [`Inbox`],
+//! saving the cursor only after they are committed, and per-source health for `/healthz` and
+//! `/metrics`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backon::{BackoffBuilder as _, ExponentialBuilder};
+use chrono::{DateTime, NaiveTime, Utc};
+use rand::Rng as _;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::inbox::Inbox;
+use crate::metrics::Metrics;
+use crate::store::{CursorStore, InsertOutcome, Lease, NewEvent, StoreError};
+
+/// What one cycle found: new events in the order they are to be dispatched, and where the next
+/// cycle starts.
+#[derive(Debug, Default)]
+pub struct PollBatch {
+    /// The events, in dispatch order; ids are deterministic, so a re-read is a duplicate.
+    pub events: Vec<NewEvent>,
+    /// The cursor to save once the events are committed; `None` keeps the current one.
+    pub cursor: Option<String>,
+}
+
+/// Why a cycle failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PollError {
+    /// Temporary (timeout, 429, 5xx, store busy): retried with backoff.
+    #[error("{reason}")]
+    Retryable {
+        /// What happened.
+        reason: String,
+        /// The remote's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// An operator must act (refused credentials, permissions, configuration): reported once,
+    /// and the source is tried again at its normal interval, not in a loop.
+    #[error("{reason}")]
+    Broken {
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+}
+
+impl From<StoreError> for PollError {
+    fn from(e: StoreError) -> Self {
+        PollError::Retryable { reason: e.to_string(), retry_after: None }
+    }
+}
+
+/// When a source is polled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// Time between the starts of two cycles.
+    pub every: Duration,
+    /// Each wait is `every` ± this share of it, at random, so replicas and tenants spread out.
+    pub jitter_percent: u8,
+    /// Only poll between these local times (wrapping midnight when `end < start`).
+    pub active_hours: Option<(NaiveTime, NaiveTime)>,
+}
+
+impl Schedule {
+    /// Every `every`, ±10 %, at any hour.
+    pub fn every(every: Duration) -> Self {
+        Schedule { every, jitter_percent: 10, active_hours: None }
+    }
+
+    /// The wait before the next cycle, with jitter.
+    pub fn next_wait(&self) -> Duration {
+        let spread = self.every.mul_f64(f64::from(self.jitter_percent.min(100)) / 100.0);
+        if spread.is_zero() {
+            return self.every;
+        }
+        let offset = rand::rng().random_range(0.0..=2.0) * spread.as_secs_f64();
+        (self.every - spread) + Duration::from_secs_f64(offset)
+    }
+
+    /// Whether `local` (the source's local time of day) is inside the active hours.
+    pub fn is_active(&self, local: NaiveTime) -> bool {
+        match self.active_hours {
+            None => true,
+            Some((start, end)) if start <= end => local >= start && local < end,
+            Some((start, end)) => local >= start || local < end,
+        }
+    }
+}
+
+/// A polling source: one cycle at a time, driven by [`PollDriver`].
+#[async_trait]
+pub trait Poller: Send + Sync + 'static {
+    /// A stable name, e.g. `qad:acme` or `wave:reconcile`: the cursor's key and the health and
+    /// metrics label.
+    fn name(&self) -> &str;
+
+    /// When to poll.
+    fn schedule(&self) -> Schedule;
+
+    /// One cycle from `cursor` (`None` the first time).
+    async fn poll(&self, cursor: Option<String>) -> Result<PollBatch, PollError>;
+}
+
+/// A poller's state, as `/healthz` shows it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct PollHealth {
+    /// `ok`, `retrying`, `broken`, or `waiting` (not polled yet).
+    pub status: &'static str,
+    /// When the last cycle succeeded.
+    pub last_success: Option<DateTime<Utc>>,
+    /// The last failure's reason, until a cycle succeeds.
+    pub last_error: Option<String>,
+    /// When the next cycle is due.
+    pub next_run: Option<DateTime<Utc>>,
+    /// Events the last successful cycle stored (new ones, not duplicates).
+    pub last_events: usize,
+    /// The saved cursor after the last successful cycle.
+    pub cursor: Option<String>,
+}
+
+/// The result of one driven cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CycleOutcome {
+    /// The cycle ran: how many events it found and how many were new.
+    Polled {
+        /// Events the poller returned.
+        found: usize,
+        /// Of those, new to the store.
+        stored: usize,
+    },
+    /// Another replica holds this source's lease.
+    Skipped,
+}
+
+/// Drives one [`Poller`].
+pub struct PollDriver {
+    poller: Arc<dyn Poller>,
+    inbox: Inbox,
+    cursors: Arc<dyn CursorStore>,
+    lease: Lease,
+    metrics: Arc<Metrics>,
+    health: Arc<Mutex<PollHealth>>,
+}
+
+/// The most a failing source waits between tries (unless its own interval is longer).
+const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
+
+impl PollDriver {
+    /// A driver submitting through `inbox`, keeping cursors (and its lease on them) in `cursors`.
+    pub fn new(poller: Arc<dyn Poller>, inbox: Inbox, cursors: Arc<dyn CursorStore>, lease: Lease, metrics: Arc<Metrics>) -> Self {
+        let health = Arc::new(Mutex::new(PollHealth { status: "waiting", ..PollHealth::default() }));
+        PollDriver { poller, inbox, cursors, lease, metrics, health }
+    }
+
+    /// The poller's name.
+    pub fn name(&self) -> &str {
+        self.poller.name()
+    }
+
+    /// A handle on this poller's health, for `/healthz`.
+    pub fn health(&self) -> Arc<Mutex<PollHealth>> {
+        self.health.clone()
+    }
+
+    /// One cycle, now: take the source's lease (or skip), read the cursor, poll, submit the
+    /// events, then save the cursor.
+    pub async fn run_once(&self) -> Result<CycleOutcome, PollError> {
+        let name = self.poller.name();
+        if !self.cursors.lease_cursor(name, &self.lease).await? {
+            return Ok(CycleOutcome::Skipped);
+        }
+        let cursor = self.cursors.get_cursor(name).await?.map(|c| c.value);
+        let outcome = self.cycle(cursor).await;
+        if let Err(e) = self.cursors.release_cursor(name, &self.lease).await {
+            tracing::debug!(poller = name, error = %e, "Could not release the poll lease; it expires by itself.");
+        }
+        outcome
+    }
+
+    async fn cycle(&self, cursor: Option<String>) -> Result<CycleOutcome, PollError> {
+        let name = self.poller.name();
+        let batch = self.poller.poll(cursor).await?;
+        let found = batch.events.len();
+        let outcomes = self.inbox.submit_all(batch.events).await?;
+        let stored = outcomes.iter().filter(|o| **o == InsertOutcome::Inserted).count();
+        if let Some(cursor) = &batch.cursor {
+            self.cursors.put_cursor(name, cursor).await?;
+        }
+        let mut health = self.health.lock().expect("poll health lock");
+        health.last_events = stored;
+        if batch.cursor.is_some() {
+            health.cursor = batch.cursor;
+        }
+        Ok(CycleOutcome::Polled { found, stored })
+    }
+
+    /// Polls on the schedule until `shutdown` turns true; a cycle in progress is finished first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let name = self.poller.name().to_owned();
+        let mut backoff = Self::backoff();
+        let mut broken_reported: Option<String> = None;
+        tracing::info!(poller = %name, "Polling started.");
+        while !*shutdown.borrow() {
+            let schedule = self.poller.schedule();
+            let wait = if schedule.is_active(chrono::Local::now().time()) {
+                match self.run_once().await {
+                    Ok(outcome) => {
+                        backoff = Self::backoff();
+                        broken_reported = None;
+                        self.succeeded(&name, outcome);
+                        schedule.next_wait()
+                    }
+                    Err(PollError::Retryable { reason, retry_after }) => {
+                        let wait = retry_after.unwrap_or_else(|| backoff.next().unwrap_or(MAX_BACKOFF)).max(Duration::from_millis(100));
+                        tracing::warn!(poller = %name, error = %reason, retry_in_ms = wait.as_millis() as u64, "Poll failed; retrying.");
+                        self.failed(&name, "retrying", reason);
+                        wait
+                    }
+                    Err(PollError::Broken { reason }) => {
+                        if broken_reported.as_deref() != Some(reason.as_str()) {
+                            tracing::error!(poller = %name, reason = %reason, "Polling is broken until an operator fixes it; retrying at the normal interval.");
+                            broken_reported = Some(reason.clone());
+                        }
+                        self.failed(&name, "broken", reason);
+                        schedule.next_wait()
+                    }
+                }
+            } else {
+                schedule.next_wait()
+            };
+            self.health.lock().expect("poll health lock").next_run = chrono::TimeDelta::from_std(wait).ok().map(|d| Utc::now() + d);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!(poller = %name, "Polling stopped.");
+    }
+
+    fn backoff() -> impl Iterator<Item = Duration> {
+        ExponentialBuilder::new()
+            .with_min_delay(Duration::from_secs(1))
+            .with_max_delay(MAX_BACKOFF)
+            .with_jitter()
+            .with_max_times(usize::MAX)
+            .build()
+    }
+
+    fn succeeded(&self, name: &str, outcome: CycleOutcome) {
+        let label = |outcome: &'static str| crate::metrics::PollLabel { poller: name.to_owned(), outcome };
+        match outcome {
+            CycleOutcome::Skipped => {
+                self.metrics.polls.get_or_create(&label("skipped")).inc();
+            }
+            CycleOutcome::Polled { found, stored } => {
+                self.metrics.polls.get_or_create(&label("ok")).inc();
+                tracing::debug!(poller = name, found, stored, "Poll cycle done.");
+                let mut health = self.health.lock().expect("poll health lock");
+                health.status = "ok";
+                health.last_success = Some(Utc::now());
+                health.last_error = None;
+            }
+        }
+    }
+
+    fn failed(&self, name: &str, status: &'static str, reason: String) {
+        let outcome = if status == "broken" { "broken" } else { "error" };
+        self.metrics.polls.get_or_create(&crate::metrics::PollLabel { poller: name.to_owned(), outcome }).inc();
+        let mut health = self.health.lock().expect("poll health lock");
+        health.status = status;
+        health.last_error = Some(reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hm(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn waits_stay_within_the_jitter_band() {
+        let schedule = Schedule::every(Duration::from_secs(100));
+        for _ in 0..1000 {
+            let wait = schedule.next_wait();
+            assert!(wait >= Duration::from_secs(90) && wait <= Duration::from_secs(110), "{wait:?}");
+        }
+        let exact = Schedule { jitter_percent: 0, ..schedule };
+        assert_eq!(exact.next_wait(), Duration::from_secs(100));
+    }
+
+    #[test]
+    fn active_hours_may_wrap_midnight() {
+        let day = Schedule { active_hours: Some((hm(7, 0), hm(19, 0))), ..Schedule::every(Duration::from_secs(60)) };
+        assert!(day.is_active(hm(7, 0)) && day.is_active(hm(18, 59)));
+        assert!(!day.is_active(hm(19, 0)) && !day.is_active(hm(3, 0)));
+        let night = Schedule { active_hours: Some((hm(22, 0), hm(6, 0))), ..day };
+        assert!(night.is_active(hm(23, 0)) && night.is_active(hm(5, 0)));
+        assert!(!night.is_active(hm(12, 0)));
+    }
+}
