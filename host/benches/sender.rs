@@ -3,8 +3,9 @@
 //! Drains outbox rows into a local Twilio stand-in (a real HTTP server on 127.0.0.1) with the
 //! rate limiter off, and prints (1) messages per second for a backlog, and (2) percentiles of
 //! the time from an outbox row's commit to its request reaching the stand-in while rows trickle
-//! in and `Sender::run` polls (default poll interval). Each message is two fsynced store writes
-//! (`sending`, then `sent` with its attempt). Numbers are printed, never asserted.
+//! in and the sink driver runs (woken by each commit, as the dispatcher wakes it). Each message is
+//! two fsynced store writes (`sending`, then `sent` with its attempt). Numbers are printed, never
+//! asserted.
 
 #[path = "../../tests/twilio_support/mod.rs"]
 mod twilio_support;
@@ -13,10 +14,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ml_connector::config::TwilioMode;
-use ml_connector::sinks::twilio::sink::Sender;
+use ml_connector::config::{Config, TwilioMode};
 use ml_connector::model::Channel;
-use ml_connector::store::{CustomerNumbers, Store};
+use ml_connector::sinks::driver::DriverSettings;
+use ml_connector::store::CustomerNumbers;
 use twilio_support::*;
 
 const BACKLOG: usize = 3_000;
@@ -31,10 +32,10 @@ fn main() {
         // 1. Backlog throughput.
         let (_dir, store) = store();
         let messages: Vec<(Channel, &str, &str)> = (0..BACKLOG).map(|_| (Channel::Sms, "team:accounting", "bench")).collect();
-        dispatch(&store, "backlog", CustomerNumbers::default(), &messages);
-        let sender = Sender::new(store.clone(), Some(service(&base, Duration::from_secs(10))), settings(TwilioMode::Live));
+        dispatch(&store, "backlog", CustomerNumbers::default(), &messages).await;
+        let driver = sender(&store, Some(service(&base, Duration::from_secs(10))), settings(TwilioMode::Live));
         let started = Instant::now();
-        let sent = sender.drain(None).await.unwrap();
+        let sent = driver.drain(None).await.unwrap();
         let elapsed = started.elapsed();
         println!("sender backlog: {sent} messages in {:.2} s = {:.0} messages/s (limiter off, one Lookups call, then cached)", elapsed.as_secs_f64(), sent as f64 / elapsed.as_secs_f64());
         assert_eq!(twilio.posts().len(), BACKLOG);
@@ -42,25 +43,21 @@ fn main() {
         // 2. Outbox row -> request latency, rows trickling in while the sender runs.
         let (_dir2, store) = twilio_support::store();
         let mut settings = settings(TwilioMode::Live);
-        settings.poll_interval = ml_connector::sinks::twilio::sink::SenderSettings::from_config(&Default::default()).poll_interval;
-        let poll = settings.poll_interval;
-        let sender = Arc::new(Sender::new(store.clone(), Some(service(&base, Duration::from_secs(10))), settings));
+        settings.driver.poll_interval = DriverSettings::from_config(&Config::default()).poll_interval;
+        let poll = settings.driver.poll_interval;
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let driver = Arc::new(sender_woken_by(&store, Some(service(&base, Duration::from_secs(10))), settings, wake.clone()));
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let running = tokio::spawn(sender.clone().run(stopped));
+        let running = tokio::spawn(driver.clone().run(stopped));
         twilio.requests.lock().unwrap().clear();
-        let producer_store = store.clone();
-        let inserted = tokio::task::spawn_blocking(move || {
-            let mut inserted = HashMap::new();
-            for i in 0..TRICKLE {
-                let body = format!("trickle-{i}");
-                dispatch(&producer_store, &format!("t{i}"), CustomerNumbers::default(), &[(Channel::Sms, "team:accounting", body.as_str())]);
-                inserted.insert(body, Instant::now());
-                std::thread::sleep(TRICKLE_EVERY);
-            }
-            inserted
-        })
-        .await
-        .unwrap();
+        let mut inserted = HashMap::new();
+        for i in 0..TRICKLE {
+            let body = format!("trickle-{i}");
+            dispatch(&store, &format!("t{i}"), CustomerNumbers::default(), &[(Channel::Sms, "team:accounting", body.as_str())]).await;
+            wake.notify_one();
+            inserted.insert(body, Instant::now());
+            tokio::time::sleep(TRICKLE_EVERY).await;
+        }
         while twilio.posts().len() < TRICKLE {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -74,7 +71,7 @@ fn main() {
         latencies.sort();
         let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
         println!(
-            "sender latency, outbox row -> request ({} rows, one every {:?}, poll interval {:?}): p50 {:?}, p99 {:?}, max {:?}",
+            "sender latency, outbox row -> request ({} rows, one every {:?}, woken by each commit, poll interval {:?}): p50 {:?}, p99 {:?}, max {:?}",
             latencies.len(),
             TRICKLE_EVERY,
             poll,
@@ -82,6 +79,5 @@ fn main() {
             pct(0.99),
             latencies[latencies.len() - 1]
         );
-        let _ = store.ping();
     });
 }

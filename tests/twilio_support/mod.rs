@@ -251,8 +251,13 @@ pub fn settings(mode: TwilioMode) -> SenderSettings {
 
 /// The production sender: the sink driver over the Twilio sink, on `store`.
 pub fn sender(store: &Arc<SqliteStore>, service: Option<TwilioService>, settings: SenderSettings) -> SinkDriver {
+    sender_woken_by(store, service, settings, Arc::new(tokio::sync::Notify::new()))
+}
+
+/// [`sender`], woken by `wake` as the dispatcher wakes it after a commit.
+pub fn sender_woken_by(store: &Arc<SqliteStore>, service: Option<TwilioService>, settings: SenderSettings, wake: Arc<tokio::sync::Notify>) -> SinkDriver {
     let sink = Arc::new(TwilioSink::new(store.clone(), service, settings.sink));
-    SinkDriver::new(sink, store.clone(), Lease::new("test-sender", Duration::from_secs(30)), settings.driver, Arc::new(tokio::sync::Notify::new()))
+    SinkDriver::new(sink, store.clone(), Lease::new("test-sender", Duration::from_secs(30)), settings.driver, wake)
 }
 
 /// The lease tests complete dispatches with.

@@ -3,6 +3,7 @@
 //! sandboxed instance for every (event, plugin) call.
 
 pub mod cache;
+mod epoch;
 pub mod limits;
 pub mod state;
 pub mod wit;
@@ -10,21 +11,19 @@ pub mod wit;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use self::cache::{CacheOutcome, ComponentCache};
+use self::epoch::EpochTicker;
 pub use self::limits::Limits;
 use self::state::PluginState;
 use crate::model::{Action, Context, Event, Manifest};
 use self::wit::{Bindings, PluginPre, Version};
 
-/// How often the epoch advances: the granularity of CPU deadlines.
-const EPOCH_TICK: Duration = Duration::from_millis(1);
+use self::epoch::EPOCH_TICK;
 
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
@@ -371,37 +370,5 @@ impl ReusableInstance {
     pub fn handle(&mut self, event: &Event, context: &Context) -> wasmtime::Result<Result<usize, String>> {
         let result = self.bindings.handle(&mut self.store, event, context, &self.settings)?;
         Ok(result.map(|actions| actions.len()))
-    }
-}
-
-/// Advances the engine's epoch every [`EPOCH_TICK`] on its own thread, until dropped.
-struct EpochTicker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl EpochTicker {
-    fn start(engine: Engine) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("wasm-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .expect("spawn the epoch ticker thread");
-        EpochTicker { stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }

@@ -280,7 +280,84 @@ impl PollDriver {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use tokio::sync::Notify;
+
     use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{EventFilter, InboxStore as _};
+
+    /// A source that hands out scripted cycles and remembers the cursors it was given.
+    struct Scripted {
+        cycles: StdMutex<Vec<Result<PollBatch, PollError>>>,
+        seen: StdMutex<Vec<Option<String>>>,
+    }
+
+    #[async_trait]
+    impl Poller for Scripted {
+        fn name(&self) -> &str {
+            "test:scripted"
+        }
+        fn schedule(&self) -> Schedule {
+            Schedule::every(Duration::from_secs(60))
+        }
+        async fn poll(&self, cursor: Option<String>) -> Result<PollBatch, PollError> {
+            self.seen.lock().unwrap().push(cursor);
+            self.cycles.lock().unwrap().remove(0)
+        }
+    }
+
+    fn event(id: &str) -> NewEvent {
+        NewEvent {
+            id: id.into(),
+            source: "test".into(),
+            kind: "thing.happened".into(),
+            business_id: None,
+            record: None,
+            received_at: Utc::now(),
+            body: b"{}".to_vec(),
+            data: "{}".into(),
+        }
+    }
+
+    fn driver(store: &Arc<SqliteStore>, holder: &str, cycles: Vec<Result<PollBatch, PollError>>) -> (PollDriver, Arc<Scripted>) {
+        let poller = Arc::new(Scripted { cycles: StdMutex::new(cycles), seen: StdMutex::new(Vec::new()) });
+        let inbox = Inbox::start(store.clone(), 16, Arc::new(Notify::new()));
+        let lease = Lease::new(holder, Duration::from_secs(60));
+        (PollDriver::new(poller.clone(), inbox, store.clone(), lease, Arc::new(Metrics::default())), poller)
+    }
+
+    #[tokio::test]
+    async fn a_cycle_stores_its_events_in_order_then_its_cursor_which_the_next_cycle_starts_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("poll.db")).unwrap());
+        let cycles = vec![
+            Ok(PollBatch { events: vec![event("b"), event("a")], cursor: Some("page-2".into()) }),
+            Err(PollError::Retryable { reason: "HTTP 503".into(), retry_after: None }),
+            Ok(PollBatch { events: vec![event("a"), event("c")], cursor: None }),
+        ];
+        let (driver, poller) = driver(&store, "replica-1", cycles);
+        assert_eq!(driver.run_once().await.unwrap(), CycleOutcome::Polled { found: 2, stored: 2 });
+        assert!(matches!(driver.run_once().await, Err(PollError::Retryable { .. })));
+        // A re-read event is a duplicate; a cycle without a cursor keeps the saved one.
+        assert_eq!(driver.run_once().await.unwrap(), CycleOutcome::Polled { found: 2, stored: 1 });
+        assert_eq!(*poller.seen.lock().unwrap(), [None, Some("page-2".into()), Some("page-2".into())]);
+        assert_eq!(store.get_cursor("test:scripted").await.unwrap().unwrap().value, "page-2");
+        let ids: Vec<_> = store.list_events(&EventFilter::newest(10)).await.unwrap().into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, ["c", "a", "b"], "dispatch order is the order the source gave");
+        assert_eq!(driver.health().lock().unwrap().cursor.as_deref(), Some("page-2"));
+    }
+
+    #[tokio::test]
+    async fn a_source_another_replica_is_polling_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("poll.db")).unwrap());
+        assert!(store.lease_cursor("test:scripted", &Lease::new("replica-2", Duration::from_secs(60))).await.unwrap());
+        let (driver, poller) = driver(&store, "replica-1", vec![Ok(PollBatch::default())]);
+        assert_eq!(driver.run_once().await.unwrap(), CycleOutcome::Skipped);
+        assert!(poller.seen.lock().unwrap().is_empty(), "the source was not asked");
+    }
 
     fn hm(h: u32, m: u32) -> NaiveTime {
         NaiveTime::from_hms_opt(h, m, 0).unwrap()

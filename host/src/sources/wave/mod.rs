@@ -12,6 +12,7 @@ pub mod reconcile;
 pub mod samples;
 pub mod secrets;
 pub mod signature;
+pub mod tokens;
 pub mod webhook;
 
 use std::sync::Arc;

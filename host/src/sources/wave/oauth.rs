@@ -3,8 +3,8 @@
 //! `GET /oauth/wave/callback`, and access tokens kept fresh ahead of expiry.
 //!
 //! Token state lives in ONE sealed secret, [`OAUTH_SECRET`], as JSON
-//! ([`TokenState`]), so a refresh that rotates the refresh token replaces
-//! everything in one atomic write, and it is stored before the new access
+//! ([`TokenState`], in `tokens.rs`), so a refresh that rotates the refresh token
+//! replaces everything in one atomic write, and it is stored before the new access
 //! token is used. Refreshes are single flight: however many lookups need a
 //! token at once, one refresh runs and the others reuse its result. A refresh
 //! token Wave refuses (`invalid_grant`) marks the connection broken: the
@@ -18,16 +18,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use oauth2::basic::{BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, ExtraTokenFields, RedirectUrl,
-    RefreshToken, RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse as _, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, RedirectUrl, RefreshToken, Scope,
+    StandardRevocableToken, TokenUrl,
 };
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 
 use super::secrets::WAVE_CLIENT_SECRET;
+pub use super::tokens::{ConnectionStatus, TokenState, WaveTokenFields, load_state, save_state};
+use super::tokens::{WaveTokenResponse, classify, state_from};
 use crate::secrets::{SecretsError, Vault, VaultError};
 use crate::store::StoreError;
 
@@ -45,7 +47,7 @@ pub const REFRESH_MARGIN: chrono::Duration = chrono::Duration::minutes(15);
 /// A `wave connect` state is accepted for this long.
 const STATE_TTL: chrono::Duration = chrono::Duration::minutes(30);
 /// Assumed lifetime when the token response has no `expires_in`.
-const DEFAULT_EXPIRES_IN: u64 = 3600;
+pub(super) const DEFAULT_EXPIRES_IN: u64 = 3600;
 /// Timeout of one token request.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -88,81 +90,6 @@ impl From<VaultError> for OAuthError {
     }
 }
 
-/// What is stored in [`OAUTH_SECRET`].
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenState {
-    /// The bearer token for GraphQL.
-    pub access_token: String,
-    /// The token that gets a new access token; rotated by every refresh.
-    pub refresh_token: Option<String>,
-    /// When `access_token` stops working.
-    pub expires_at: DateTime<Utc>,
-    /// Granted scopes, space separated.
-    #[serde(default)]
-    pub scope: String,
-    /// The business the user connected (`businessId` of the token response).
-    #[serde(default)]
-    pub business_id: Option<String>,
-    /// Why the connection is broken, when it is.
-    #[serde(default)]
-    pub broken: Option<String>,
-}
-
-impl fmt::Debug for TokenState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenState")
-            .field("access_token", &"[redacted]")
-            .field("refresh_token", &"[redacted]")
-            .field("expires_at", &self.expires_at)
-            .field("scope", &self.scope)
-            .field("business_id", &self.business_id)
-            .field("broken", &self.broken)
-            .finish()
-    }
-}
-
-/// The connection's health, for `/healthz` and `wave status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum ConnectionStatus {
-    /// No token stored.
-    NotConnected,
-    /// Tokens stored and usable.
-    Connected {
-        /// When the current access token expires.
-        expires_at: DateTime<Utc>,
-        /// Granted scopes.
-        scope: String,
-    },
-    /// Reconnect needed.
-    Broken {
-        /// Why.
-        reason: String,
-    },
-}
-
-impl ConnectionStatus {
-    /// The status of a stored state (or of none).
-    pub fn of(state: Option<&TokenState>) -> Self {
-        match state {
-            None => Self::NotConnected,
-            Some(TokenState { broken: Some(reason), .. }) => Self::Broken { reason: reason.clone() },
-            Some(s) => Self::Connected { expires_at: s.expires_at, scope: s.scope.clone() },
-        }
-    }
-}
-
-/// Extra fields of Wave's token response.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct WaveTokenFields {
-    /// The business the user connected.
-    #[serde(rename = "businessId", default, skip_serializing_if = "Option::is_none")]
-    pub business_id: Option<String>,
-}
-
-impl ExtraTokenFields for WaveTokenFields {}
-
-type WaveTokenResponse = StandardTokenResponse<WaveTokenFields, BasicTokenType>;
 type WaveClient = oauth2::Client<
     BasicErrorResponse,
     WaveTokenResponse,
@@ -175,8 +102,6 @@ type WaveClient = oauth2::Client<
     EndpointNotSet,
     EndpointSet,
 >;
-type TokenError = RequestTokenError<oauth2::HttpClientError<reqwest::Error>, BasicErrorResponse>;
-
 /// Where the OAuth endpoints are and who we are.
 #[derive(Debug, Clone)]
 pub struct OAuthSettings {
@@ -229,21 +154,6 @@ pub fn scopes_for<S: AsRef<str>>(subscriptions: &[S]) -> Vec<&'static str> {
 struct PendingState {
     state: String,
     created_at: DateTime<Utc>,
-}
-
-/// Reads the stored token state.
-pub async fn load_state(vault: &Vault) -> Result<Option<TokenState>, OAuthError> {
-    let Some(text) = vault.get(OAUTH_SECRET).await? else { return Ok(None) };
-    serde_json::from_str(text.expose())
-        .map(Some)
-        .map_err(|e| OAuthError::Config(format!("stored secret {OAUTH_SECRET} is not readable token state: {e}")))
-}
-
-/// Seals and stores `state` (one row: atomic).
-pub async fn save_state(vault: &Vault, state: &TokenState) -> Result<(), OAuthError> {
-    let json = zeroize::Zeroizing::new(serde_json::to_string(state).expect("token state serializes"));
-    vault.put(OAUTH_SECRET, &json).await?;
-    Ok(())
 }
 
 /// How often a connection that is missing or broken looks in the store for one made since (a
@@ -526,49 +436,6 @@ fn status_expiry(status: &ConnectionStatus) -> String {
     }
 }
 
-/// A token response as stored state; `previous` supplies what a refresh
-/// response may leave out (the refresh token, scope, business).
-fn state_from(response: &WaveTokenResponse, previous: Option<&TokenState>) -> TokenState {
-    let expires_in = response.expires_in().map_or(DEFAULT_EXPIRES_IN, |d| d.as_secs());
-    TokenState {
-        access_token: response.access_token().secret().clone(),
-        refresh_token: response
-            .refresh_token()
-            .map(|t| t.secret().clone())
-            .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
-        expires_at: Utc::now() + chrono::Duration::seconds(i64::try_from(expires_in).unwrap_or(i64::MAX / 1000).min(365 * 86400)),
-        scope: response
-            .scopes()
-            .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
-            .or_else(|| previous.map(|p| p.scope.clone()))
-            .unwrap_or_default(),
-        business_id: response.extra_fields().business_id.clone().or_else(|| previous.and_then(|p| p.business_id.clone())),
-        broken: None,
-    }
-}
-
-/// RFC 6749 errors that no retry fixes become [`OAuthError::Broken`]; the
-/// rest (network, 5xx, unreadable replies) are [`OAuthError::Unavailable`].
-fn classify(e: TokenError) -> OAuthError {
-    match e {
-        RequestTokenError::ServerResponse(r) => {
-            let detail = r.error_description().map(|d| format!(": {d}")).unwrap_or_default();
-            match r.error() {
-                BasicErrorResponseType::InvalidGrant => OAuthError::Broken(format!("Wave refused the refresh token (invalid_grant{detail})")),
-                BasicErrorResponseType::InvalidClient => {
-                    OAuthError::Broken(format!("Wave refused the client credentials (invalid_client{detail}); check wave.client_id and {WAVE_CLIENT_SECRET}"))
-                }
-                BasicErrorResponseType::UnauthorizedClient => OAuthError::Broken(format!("Wave refused the client (unauthorized_client{detail})")),
-                other => OAuthError::Unavailable(format!("token endpoint answered {}{detail}", other.as_ref())),
-            }
-        }
-        RequestTokenError::Request(e) => OAuthError::Unavailable(format!("request failed: {e}")),
-        // The body is left out: a token response that failed to parse may still hold tokens.
-        RequestTokenError::Parse(e, _) => OAuthError::Unavailable(format!("unreadable token response: {e}")),
-        RequestTokenError::Other(e) => OAuthError::Unavailable(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,17 +448,4 @@ mod tests {
         assert_eq!(scopes_for::<&str>(&[]), vec!["business:read", "customer:read"]);
     }
 
-    #[test]
-    fn token_state_debug_never_shows_tokens() {
-        let state = TokenState {
-            access_token: "at-secret".into(),
-            refresh_token: Some("rt-secret".into()),
-            expires_at: Utc::now(),
-            scope: "invoice:read".into(),
-            business_id: None,
-            broken: None,
-        };
-        let shown = format!("{state:?}");
-        assert!(!shown.contains("at-secret") && !shown.contains("rt-secret"), "{shown}");
-    }
 }
