@@ -9,7 +9,7 @@ mod wave_standin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{FixedOffset, Utc};
+use chrono::Utc;
 use ml_connector::dispatch::dispatcher::{DispatchError, Dispatcher};
 use ml_connector::dispatch::enrich::{EnrichError, Enricher};
 use ml_connector::metrics::Metrics;
@@ -74,7 +74,7 @@ impl World {
         let enricher = Arc::new(WaveEnricher::new(
             client.clone(),
             rt.handle().clone(),
-            FixedOffset::east_opt(0).unwrap(),
+            ml_connector::timezone::Timezone::parse("-05:00").unwrap(),
             enrich::region("US").unwrap(),
             None,
         ));

@@ -10,9 +10,11 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use chrono::{FixedOffset, NaiveTime};
+use chrono::NaiveTime;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
+
+pub use crate::timezone::Timezone;
 
 /// The file read when no path is given. Unlike an explicit path, it may be missing.
 pub const DEFAULT_PATH: &str = "ml-connector.toml";
@@ -261,7 +263,9 @@ pub struct TwilioConfig {
     pub mode: TwilioMode,
     /// Local hours during which nothing is sent, e.g. `21:00-08:00`.
     pub quiet_hours: Option<QuietHours>,
-    /// Offset that `quiet_hours` are read in; unset means UTC.
+    /// The business's time zone (an IANA name such as `America/Chicago`, or an offset such as
+    /// `-05:00`) for quiet hours and the plugins' clock; unset means UTC. A connected Wave
+    /// business's own time zone wins for its events.
     pub timezone: Option<Timezone>,
     /// Per-request timeout for Twilio calls in milliseconds (10000); a timeout is retried.
     #[serde(deserialize_with = "positive")]
@@ -325,55 +329,6 @@ fn parse_hh_mm(text: &str) -> Option<NaiveTime> {
         return None;
     }
     NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)
-}
-
-/// A fixed UTC offset written `UTC`, `Z`, or `±HH:MM`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct Timezone {
-    text: String,
-    offset: FixedOffset,
-}
-
-impl Timezone {
-    /// The offset from UTC.
-    pub fn offset(&self) -> FixedOffset {
-        self.offset
-    }
-
-    /// The text as configured.
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-}
-
-impl TryFrom<String> for Timezone {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, String> {
-        let invalid = || format!("{text:?} is not an offset like \"-05:00\" or \"UTC\"");
-        let seconds = match text.as_str() {
-            "UTC" | "Z" => 0,
-            other => {
-                let (sign, rest) = match other.as_bytes().first() {
-                    Some(b'+') => (1, &other[1..]),
-                    Some(b'-') => (-1, &other[1..]),
-                    _ => return Err(invalid()),
-                };
-                let time = parse_hh_mm(rest).ok_or_else(invalid)?;
-                let minutes =
-                    i32::try_from(time.signed_duration_since(NaiveTime::MIN).num_minutes())
-                        .map_err(|_| invalid())?;
-                // Real offsets run from -12:00 to +14:00.
-                if minutes > 14 * 60 {
-                    return Err(invalid());
-                }
-                sign * minutes * 60
-            }
-        };
-        let offset = FixedOffset::east_opt(seconds).ok_or_else(invalid)?;
-        Ok(Self { text, offset })
-    }
 }
 
 /// Where a plugin comes from.

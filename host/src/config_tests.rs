@@ -190,7 +190,7 @@ fn the_full_example_file_loads() {
     );
     let timezone = twilio.timezone.as_ref().unwrap();
     assert_eq!(timezone.as_str(), "-05:00");
-    assert_eq!(timezone.offset().local_minus_utc(), -5 * 3600);
+    assert_eq!(timezone.rfc3339(chrono::DateTime::UNIX_EPOCH), "1969-12-31T19:00:00-05:00");
     assert_eq!(config.team["billing"], "+15555550100");
     assert_eq!(config.plugins.len(), 2);
     let first = &config.plugins[0];
@@ -495,19 +495,12 @@ fn quiet_hours_and_timezones_parse_strictly() {
     ] {
         assert!(quiet(bad).is_err(), "{bad}");
     }
-    let offset = |s: &str| Timezone::try_from(s.to_string()).map(|t| t.offset().local_minus_utc());
-    assert_eq!(offset("UTC"), Ok(0));
-    assert_eq!(offset("+05:30"), Ok(5 * 3600 + 1800));
-    assert_eq!(offset("-12:00"), Ok(-12 * 3600));
-    for bad in [
-        "",
-        "05:00",
-        "+5:00",
-        "+15:00",
-        "EST",
-        "America/New_York",
-        "+05:00x",
-    ] {
-        assert!(offset(bad).is_err(), "{bad}");
+    let local = |s: &str| Timezone::try_from(s.to_string()).map(|t| t.rfc3339(chrono::DateTime::UNIX_EPOCH));
+    assert_eq!(local("UTC").as_deref(), Ok("1970-01-01T00:00:00+00:00"));
+    assert_eq!(local("+05:30").as_deref(), Ok("1970-01-01T05:30:00+05:30"));
+    assert_eq!(local("-12:00").as_deref(), Ok("1969-12-31T12:00:00-12:00"));
+    assert_eq!(local("America/New_York").as_deref(), Ok("1969-12-31T19:00:00-05:00"));
+    for bad in ["", "05:00", "+5:00", "+15:00", "America/Gotham", "+05:00x"] {
+        assert!(local(bad).is_err(), "{bad}");
     }
 }

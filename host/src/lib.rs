@@ -19,3 +19,4 @@ pub mod server;
 pub mod sinks;
 pub mod sources;
 pub mod store;
+pub mod timezone;

@@ -53,6 +53,8 @@ pub struct Wave {
     pub on_graphql: Option<Hook>,
     /// The business's name.
     pub business_name: String,
+    /// The business's time zone, as Wave reports it (`None`: Wave's `null`).
+    pub business_timezone: Option<String>,
     /// Customers by raw id.
     pub customers: HashMap<String, Value>,
     /// Invoices by raw id.
@@ -115,6 +117,7 @@ pub async fn start(access: &str, refresh: &str) -> StandIn {
         graphql_calls: Vec::new(),
         on_graphql: None,
         business_name: "Acme Plumbing".into(),
+        business_timezone: Some("America/Chicago".into()),
         customers: HashMap::new(),
         invoices: HashMap::new(),
         overdue: Vec::new(),
@@ -225,7 +228,7 @@ async fn graphql(State(wave): State<Arc<Mutex<Wave>>>, headers: HeaderMap, axum:
         return axum::Json(json!({"data": {"business": null}, "errors": [{"message": "no business", "path": ["business"], "extensions": {"code": "NOT_FOUND"}}]})).into_response();
     };
     let mut errors = Vec::new();
-    let mut node = json!({"id": base64::engine::general_purpose::STANDARD.encode(format!("Business:{business}")), "name": w.business_name});
+    let mut node = json!({"id": base64::engine::general_purpose::STANDARD.encode(format!("Business:{business}")), "name": w.business_name, "timezone": w.business_timezone});
     if query.contains("customer(id:") {
         let id = vars["customerId"].as_str().and_then(|c| raw_id(c, "Customer")).unwrap_or_default();
         node["customer"] = w.customers.get(&id).cloned().unwrap_or(Value::Null);

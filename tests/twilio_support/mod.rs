@@ -227,7 +227,7 @@ pub fn settings(mode: TwilioMode) -> SenderSettings {
         default_region: "US".into(),
         team: [("accounting".to_owned(), "+1 (415) 555-2671".to_owned())].into(),
         quiet_hours: None,
-        offset: chrono::FixedOffset::east_opt(0).unwrap(),
+        timezone: ml_connector::timezone::Timezone::utc(),
         messages_per_second: None,
         max_retries: 3,
         backoff: Backoff { base: Duration::from_millis(5), cap: Duration::from_millis(50) },

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use chrono::FixedOffset;
 
 use crate::builtin;
 use crate::cli::common;
@@ -70,12 +69,12 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
 
     let metrics = Arc::new(Metrics::default());
     let ingest = Arc::new(IngestQueue::start(store.clone(), INGEST_QUEUE)?);
-    let offset = config.twilio.timezone.as_ref().map(|tz| tz.offset()).unwrap_or(FixedOffset::east_opt(0).expect("UTC"));
+    let timezone = config.twilio.timezone.clone().unwrap_or_else(crate::timezone::Timezone::utc);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let wave = super::wave::serve_parts(&config, &store, key.as_ref(), runtime.handle(), offset)?;
+    let wave = super::wave::serve_parts(&config, &store, key.as_ref(), runtime.handle(), timezone.clone())?;
     let enricher: Arc<dyn Enricher> = match &wave.enricher {
         Some(enricher) => enricher.clone(),
-        None => Arc::new(EventOnly { offset }),
+        None => Arc::new(EventOnly { timezone }),
     };
     let enricher = Arc::new(ReplyEnricher::new(enricher, store.clone()));
     let dispatcher = Arc::new(Dispatcher::new(store.clone(), plugins.clone(), enricher, metrics.clone()));

@@ -13,8 +13,6 @@ use zeroize::Zeroizing;
 
 use std::sync::Arc;
 
-use chrono::FixedOffset;
-
 use super::common::{load_config, open_store, require_master_key};
 use crate::config::Config;
 use crate::secrets::{MasterKey, SecretString, WAVE_CLIENT_SECRET, WAVE_WEBHOOK_SECRET, is_webhook_secret};
@@ -24,6 +22,7 @@ use crate::sources::wave::oauth::{self, ConnectionStatus, OAuthSettings, WaveOAu
 use crate::sources::wave::reconcile::Reconciler;
 use crate::sources::wave::{samples, signature};
 use crate::store::Store;
+use crate::timezone::Timezone;
 
 /// Wave commands.
 #[derive(Debug, Subcommand)]
@@ -85,7 +84,7 @@ pub(super) fn serve_parts(
     store: &Arc<dyn Store>,
     key: Option<&Arc<MasterKey>>,
     runtime: &tokio::runtime::Handle,
-    offset: FixedOffset,
+    timezone: Timezone,
 ) -> anyhow::Result<ServeParts> {
     let none = ServeParts { oauth: None, enricher: None, reconciler: None };
     let Some(settings) = OAuthSettings::from_config(config) else { return Ok(none) };
@@ -106,7 +105,7 @@ pub(super) fn serve_parts(
     let client = Arc::new(GraphQlClient::new(config.wave.graphql_url.clone(), oauth.clone())?);
     // The configured business, else the one the user connected.
     let business_id = config.wave.business_id.clone().or_else(|| oauth.business_id());
-    let enricher = Arc::new(WaveEnricher::new(client.clone(), runtime.clone(), offset, region, business_id.clone()));
+    let enricher = Arc::new(WaveEnricher::new(client.clone(), runtime.clone(), timezone, region, business_id.clone()));
     let reconciler = match (config.wave.reconcile_interval_secs, &business_id) {
         (Some(secs), Some(business)) => Some((Arc::new(Reconciler::new(client, store.clone(), business.clone())), Duration::from_secs(secs))),
         (Some(_), None) => {

@@ -2,9 +2,10 @@
 //! GraphQL enricher fills in customer, invoice and business; until one is
 //! configured, [`EventOnly`] gives plugins the event and the business clock.
 
-use chrono::{FixedOffset, SecondsFormat, Utc};
+use chrono::Utc;
 
 use crate::model::{Context, Event};
+use crate::timezone::Timezone;
 
 /// Why a context could not be built right now. The event stays pending and
 /// is retried; nothing is dropped.
@@ -22,14 +23,14 @@ pub trait Enricher: Send + Sync {
 }
 
 /// Context with only the clock: the business's local time.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EventOnly {
-    /// The business's UTC offset.
-    pub offset: FixedOffset,
+    /// The configured time zone.
+    pub timezone: Timezone,
 }
 
 impl Enricher for EventOnly {
     fn context(&self, _event: &Event) -> Result<Context, EnrichError> {
-        Ok(Context::bare(Utc::now().with_timezone(&self.offset).to_rfc3339_opts(SecondsFormat::Secs, true)))
+        Ok(Context::bare(self.timezone.rfc3339(Utc::now())))
     }
 }

@@ -208,6 +208,15 @@ mod tests {
         fn put_lookup(&self, record: &LookupRecord) -> Result<()> {
             self.inner.put_lookup(record)
         }
+        fn list_opt_outs(&self) -> Result<Vec<crate::store::OptOut>> {
+            self.inner.list_opt_outs()
+        }
+        fn clear_opt_out_by_hand(&self, number: &str, by: &str, at: DateTime<Utc>) -> Result<Option<crate::store::OptOutClearance>> {
+            self.inner.clear_opt_out_by_hand(number, by, at)
+        }
+        fn list_opt_out_clearances(&self, number: Option<&str>, limit: usize) -> Result<Vec<crate::store::OptOutClearance>> {
+            self.inner.list_opt_out_clearances(number, limit)
+        }
         fn clear_opt_out(&self, number: &str) -> Result<bool> {
             self.inner.clear_opt_out(number)
         }

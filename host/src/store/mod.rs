@@ -280,6 +280,9 @@ pub struct DispatchResult {
     /// The event customer's numbers from the context, kept with each new outbox row so the
     /// sender can resolve the `customer` recipient.
     pub customer: CustomerNumbers,
+    /// The business's own time zone, when the source reported one (an IANA name), kept with
+    /// each new outbox row so the sender reads quiet hours in it.
+    pub timezone: Option<String>,
 }
 
 /// The customer's numbers as the context had them at dispatch (E.164 when the enricher
@@ -324,6 +327,8 @@ pub struct OutboxMessage {
     pub row: OutboxRow,
     /// The customer's numbers at dispatch.
     pub customer: CustomerNumbers,
+    /// The business's time zone at dispatch, when known (schema version 4).
+    pub timezone: Option<String>,
     /// Attempt series: 1, plus one per replay.
     pub series: u32,
     /// Send attempts (Messages/Calls requests) in the current series.
@@ -500,6 +505,31 @@ pub struct LookupRecord {
     pub fetched_at: DateTime<Utc>,
 }
 
+/// An opted-out number (a STOP reply, or Twilio's 21610).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptOut {
+    /// The E.164 number.
+    pub number: String,
+    /// When it opted out.
+    pub at: DateTime<Utc>,
+    /// Why, e.g. the reply that opted it out.
+    pub reason: String,
+}
+
+/// An opt-out cleared by an operator (`ml-connector optouts clear`), kept for the audit
+/// (schema version 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptOutClearance {
+    /// The E.164 number.
+    pub number: String,
+    /// Who cleared it (`--by`, else the OS user).
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The opt-out that was cleared.
+    pub cleared: OptOut,
+}
+
 /// Which messages [`Store::list_messages`] returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageFilter {
@@ -637,4 +667,16 @@ pub trait Store: Send + Sync {
 
     /// Caches a Lookups answer (replacing an older one).
     fn put_lookup(&self, record: &LookupRecord) -> Result<()>;
+
+    // Opt-outs by hand (`ml-connector optouts`, schema version 4).
+
+    /// Every opted-out number, most recent first.
+    fn list_opt_outs(&self) -> Result<Vec<OptOut>>;
+
+    /// Clears `number`'s opt-out on an operator's word and records who and when, in one
+    /// transaction. `None` (and nothing recorded) if the number was not opted out.
+    fn clear_opt_out_by_hand(&self, number: &str, by: &str, at: DateTime<Utc>) -> Result<Option<OptOutClearance>>;
+
+    /// Opt-outs cleared by hand, newest first, for one number or all; at most `limit`.
+    fn list_opt_out_clearances(&self, number: Option<&str>, limit: usize) -> Result<Vec<OptOutClearance>>;
 }

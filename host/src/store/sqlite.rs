@@ -2,6 +2,7 @@
 //! `synchronous = FULL` so that a returned write (and so a webhook's 2xx) survives power loss.
 
 mod migrations;
+mod optouts;
 mod sender;
 mod twilio_in;
 
@@ -19,6 +20,7 @@ use super::{
     Attempt, DispatchResult, EventStatus, FailureRecord, HistoryRecord, InsertOutcome,
     LookupRecord, MessageFilter, MessageUpdate, NewEvent, OutboxMessage, OutboxRow, ResealFn, Result, Store, StoreError, StoredEvent,
 };
+use super::{OptOut, OptOutClearance};
 
 /// How long a statement waits for another process's lock (e.g. a CLI command) before failing
 /// as unavailable.
@@ -578,6 +580,20 @@ impl Store for SqliteStore {
             .op("cache lookup")?;
         Ok(())
     }
+
+    // Opt-outs by hand (schema version 4).
+
+    fn list_opt_outs(&self) -> Result<Vec<OptOut>> {
+        optouts::list(&self.reader())
+    }
+
+    fn clear_opt_out_by_hand(&self, number: &str, by: &str, at: DateTime<Utc>) -> Result<Option<OptOutClearance>> {
+        optouts::clear(&mut self.writer(), number, by, at)
+    }
+
+    fn list_opt_out_clearances(&self, number: Option<&str>, limit: usize) -> Result<Vec<OptOutClearance>> {
+        optouts::clearances(&self.reader(), number, limit)
+    }
 }
 
 
@@ -622,8 +638,8 @@ fn apply_dispatch(tx: &rusqlite::Transaction<'_>, event_id: &str, result: &Dispa
                 .prepare_cached(
                     "INSERT INTO outbox
                        (event_id, plugin, key, channel, recipient, body, not_before, created_at,
-                        customer_mobile, customer_phone)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                        customer_mobile, customer_phone, timezone)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                      ON CONFLICT (event_id, plugin, key) DO NOTHING",
                 )
                 .op(OP)?;
@@ -640,6 +656,7 @@ fn apply_dispatch(tx: &rusqlite::Transaction<'_>, event_id: &str, result: &Dispa
                         now,
                         result.customer.mobile,
                         result.customer.phone,
+                        result.timezone,
                     ])
                     .op(OP)?;
             }

@@ -6,6 +6,7 @@
 //! records every attempt.
 
 pub mod phone;
+pub mod quiet_hours;
 pub mod request_builder;
 pub mod retry;
 pub mod service;

@@ -12,16 +12,18 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::watch;
 
 use super::SinkError;
 use super::phone::to_e164;
+use super::quiet_hours::quiet_until;
 use super::request_builder::{self, Identity, TwilioRequest};
 use super::retry::{Backoff, MAX_DELAY, OPTED_OUT};
 use super::service::TwilioService;
 use crate::config::{Config, QuietHours, TwilioMode};
+use crate::timezone::Timezone;
 use crate::model::{Channel, Recipient};
 use crate::store::{
     Attempt, LookupRecord, MessageUpdate, OutboxMessage, OutboxStatus, Store, StoreError,
@@ -54,8 +56,9 @@ pub struct SenderSettings {
     pub team: BTreeMap<String, String>,
     /// Quiet hours for customer messages.
     pub quiet_hours: Option<QuietHours>,
-    /// The business's UTC offset, which quiet hours are read in.
-    pub offset: FixedOffset,
+    /// The configured time zone quiet hours are read in, for messages whose business's own
+    /// time zone is unknown.
+    pub timezone: Timezone,
     /// Sends per second; `None` turns the limiter off (benchmarks only).
     pub messages_per_second: Option<NonZeroU32>,
     /// Retries after a retryable failure.
@@ -85,7 +88,7 @@ impl SenderSettings {
             default_region: t.default_region.clone(),
             team: config.team.clone(),
             quiet_hours: t.quiet_hours,
-            offset: t.timezone.as_ref().map_or(FixedOffset::east_opt(0).expect("UTC"), |tz| tz.offset()),
+            timezone: t.timezone.clone().unwrap_or_else(Timezone::utc),
             messages_per_second: NonZeroU32::new(t.messages_per_second),
             max_retries: t.max_retries,
             backoff: Backoff { base: Duration::from_millis(t.retry_base_ms), cap: MAX_DELAY },
@@ -255,12 +258,15 @@ impl Sender {
         let Some(window) = self.settings.quiet_hours else {
             return Ok(());
         };
-        let Some(until) = quiet_until(window, self.settings.offset, Utc::now()) else {
+        // The business's own time zone, kept with the row at dispatch, else the configured one.
+        let timezone = m.timezone.as_deref().and_then(|tz| Timezone::parse(tz).ok());
+        let timezone = timezone.as_ref().unwrap_or(&self.settings.timezone);
+        let Some(until) = quiet_until(window, timezone, Utc::now()) else {
             return Ok(());
         };
         let update = MessageUpdate {
             next_attempt_at: Some(until),
-            history: Some(format!("deferred by quiet hours until {}", until.with_timezone(&self.settings.offset).to_rfc3339())),
+            history: Some(format!("deferred by quiet hours until {} ({timezone})", timezone.rfc3339(until))),
             ..base_update(m, OutboxStatus::Pending)
         };
         self.store.update_message(&update, None)?;
@@ -486,22 +492,6 @@ fn base_update(m: &OutboxMessage, status: OutboxStatus) -> MessageUpdate {
     }
 }
 
-/// The end of the quiet window if `now` is inside it.
-pub fn quiet_until(window: QuietHours, offset: FixedOffset, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let local = now.with_timezone(&offset);
-    let t = local.time();
-    let inside = if window.start < window.end { t >= window.start && t < window.end } else { t >= window.start || t < window.end };
-    if !inside {
-        return None;
-    }
-    let mut day = local.date_naive();
-    if t >= window.end {
-        day = day.succ_opt()?;
-    }
-    let end = day.and_time(window.end).and_local_timezone(offset).single()?;
-    Some(end.with_timezone(&Utc))
-}
-
 /// The cache record of a Lookups v2 answer.
 fn lookup_record(number: &str, json: &serde_json::Value) -> LookupRecord {
     let valid = json.get("valid").and_then(|v| v.as_bool()).unwrap_or(true);
@@ -555,34 +545,10 @@ mod tests {
         assert!(granted.windows(6).all(|w| w[5] - w[0] >= 1000), "{granted:?}");
     }
 
-    use chrono::NaiveTime;
-
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
-    }
-
-    fn window(start: u32, end: u32) -> QuietHours {
-        QuietHours { start: NaiveTime::from_hms_opt(start, 0, 0).unwrap(), end: NaiveTime::from_hms_opt(end, 0, 0).unwrap() }
-    }
-
-    #[test]
-    fn a_message_in_an_overnight_quiet_window_waits_until_its_end() {
-        let eastern = FixedOffset::west_opt(5 * 3600).unwrap();
-        // 22:30 local: deferred to 08:00 the next day.
-        assert_eq!(quiet_until(window(21, 8), eastern, at("2026-03-31T03:30:00Z")), Some(at("2026-03-31T13:00:00Z")));
-        // 02:00 local: deferred to 08:00 the same day.
-        assert_eq!(quiet_until(window(21, 8), eastern, at("2026-03-31T07:00:00Z")), Some(at("2026-03-31T13:00:00Z")));
-        // 12:00 local: no wait.
-        assert_eq!(quiet_until(window(21, 8), eastern, at("2026-03-31T17:00:00Z")), None);
-    }
-
-    #[test]
-    fn a_daytime_quiet_window_does_not_wrap() {
-        let utc = FixedOffset::east_opt(0).unwrap();
-        assert_eq!(quiet_until(window(12, 14), utc, at("2026-03-31T13:00:00Z")), Some(at("2026-03-31T14:00:00Z")));
-        assert_eq!(quiet_until(window(12, 14), utc, at("2026-03-31T14:00:00Z")), None);
     }
 
     #[test]
