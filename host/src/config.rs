@@ -45,6 +45,14 @@ pub enum ConfigError {
         /// The parser's reason.
         message: String,
     },
+    /// An `ML_CONNECTOR_*` variable names no configuration key.
+    #[error("environment variable {var} is not a configuration key (see README, Configuration){hint}")]
+    UnknownVariable {
+        /// The variable.
+        var: String,
+        /// A suggestion, e.g. `; did you mean ML_CONNECTOR_TWILIO_MODE?`.
+        hint: String,
+    },
     /// A key is unknown, or a value is missing, mistyped or out of range.
     #[error("{origin}: `{key}`: {message}")]
     Invalid {
@@ -94,6 +102,10 @@ impl fmt::Display for Origin {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// The file it was read from (it may be absent: then every default applies), for messages
+    /// that point at a key; empty when the configuration was built in code.
+    #[serde(skip)]
+    pub file: PathBuf,
     /// `[server]`: the HTTP listener.
     pub server: ServerConfig,
     /// `[store]`: the database.
@@ -107,9 +119,27 @@ pub struct Config {
     /// `[team]`: named contacts plugins may address as `team:NAME`, e.g. `billing = "+1555…"`.
     #[serde(deserialize_with = "team")]
     pub team: BTreeMap<String, String>,
-    /// `[[plugins]]`: which plugins run. Empty means the caller enables every built-in plugin
-    /// with default limits; once any entry is given, only the listed plugins run.
+    /// `[builtin_plugins]`: whether the built-in plugins run unless listed.
+    pub builtin_plugins: BuiltinPluginsConfig,
+    /// `[[plugins]]`: plugins to configure, disable (`enabled = false`) or add (`path`). Every
+    /// built-in runs with default limits unless an entry disables it or `[builtin_plugins]
+    /// enabled = false`; see [`crate::plugin_plan`].
     pub plugins: Vec<PluginConfig>,
+}
+
+/// `[builtin_plugins]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BuiltinPluginsConfig {
+    /// Every built-in plugin runs unless a `[[plugins]]` entry disables it (true); false runs
+    /// only the built-ins listed in `[[plugins]]`.
+    pub enabled: bool,
+}
+
+impl Default for BuiltinPluginsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// `[server]`.
@@ -414,6 +444,7 @@ impl TryFrom<RawPlugin> for PluginConfig {
 enum Kind {
     Text,
     Integer,
+    Boolean,
 }
 
 /// Every scalar key, as `(section, key, kind)`. `[team]` and `[[plugins]]` have no overrides.
@@ -444,7 +475,46 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("twilio", "request_timeout_ms", Kind::Integer),
     ("twilio", "max_retries", Kind::Integer),
     ("twilio", "retry_base_ms", Kind::Integer),
+    ("builtin_plugins", "enabled", Kind::Boolean),
 ];
+
+/// `ML_CONNECTOR_*` variables that are not config keys: the master key, logging, the store URL
+/// (config key `store.url`, from the PostgreSQL work), and what the test suites set
+/// (`ML_CONNECTOR_WASM_DIR` by `host/build.rs`; `ML_CONNECTOR_TEST_*` by tests).
+const OTHER_VARIABLES: &[&str] = &[
+    crate::secrets::MASTER_KEY_ENV,
+    "ML_CONNECTOR_LOG",
+    "ML_CONNECTOR_LOG_FORMAT",
+    "ML_CONNECTOR_STORE_URL",
+    "ML_CONNECTOR_WASM_DIR",
+];
+
+/// Prefix of variables reserved for the test suites.
+const TEST_PREFIX: &str = "ML_CONNECTOR_TEST_";
+
+/// Refuses an `ML_CONNECTOR_*` variable that names no key (a typo would otherwise be ignored
+/// silently), suggesting the closest known name.
+pub fn check_variable_names<I: IntoIterator<Item = String>>(names: I) -> Result<(), ConfigError> {
+    let known: Vec<String> = ENV_KEYS
+        .iter()
+        .map(|(section, key, _)| env_var(section, key))
+        .chain(OTHER_VARIABLES.iter().map(|v| (*v).to_owned()))
+        .collect();
+    for name in names {
+        if !name.starts_with(ENV_PREFIX) || name.starts_with(TEST_PREFIX) || known.contains(&name) {
+            continue;
+        }
+        let closest = known
+            .iter()
+            .map(|k| (strsim::levenshtein(k, &name), k))
+            .min()
+            .filter(|(distance, _)| *distance <= 3)
+            .map(|(_, k)| format!("; did you mean {k}?"))
+            .unwrap_or_default();
+        return Err(ConfigError::UnknownVariable { var: name, hint: closest });
+    }
+    Ok(())
+}
 
 /// One environment override.
 struct Override {
@@ -473,8 +543,9 @@ impl Config {
         }
     }
 
-    /// [`Config::load`] with the process environment.
+    /// [`Config::load`] with the process environment, after [`check_variable_names`].
     pub fn load_with_process_env(path: Option<&Path>) -> Result<Self, ConfigError> {
+        check_variable_names(std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()))?;
         Self::load(path, &|name| std::env::var(name).ok())
     }
 
@@ -492,11 +563,12 @@ impl Config {
         // The file alone first, so that its mistakes are reported with a line number.
         let from_file = deserialize_file(&file, &text)?;
         let overrides = read_overrides(env)?;
-        let config = if overrides.is_empty() {
+        let mut config = if overrides.is_empty() {
             from_file
         } else {
             merge_overrides(&file, &text, &overrides)?
         };
+        config.file = file.clone();
         let origin_of = |key: &str| match overrides.iter().find(|o| o.key == key) {
             Some(o) => Origin::Env { var: o.var.clone() },
             None => Origin::File {
@@ -581,6 +653,17 @@ fn read_overrides(env: &impl Fn(&str) -> Option<String>) -> Result<Vec<Override>
         let key = format!("{section}.{name}");
         let value = match kind {
             Kind::Text => toml::Value::String(raw),
+            Kind::Boolean => match raw.trim() {
+                "true" => toml::Value::Boolean(true),
+                "false" => toml::Value::Boolean(false),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        origin: Origin::Env { var },
+                        key,
+                        message: format!("expected true or false, found {raw:?}"),
+                    });
+                }
+            },
             Kind::Integer => match raw.trim().parse::<i64>() {
                 Ok(n) => toml::Value::Integer(n),
                 Err(_) => {

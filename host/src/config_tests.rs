@@ -47,6 +47,9 @@ retry_base_ms = 250
 billing = "+15555550100"
 owner = "+15555550101"
 
+[builtin_plugins]
+enabled = false
+
 [[plugins]]
 name = "invoice-reminders"
 deadline_ms = 80
@@ -103,7 +106,9 @@ fn invalid(err: ConfigError) -> (Origin, String, String) {
 fn a_missing_default_file_means_all_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::load_file(&dir.path().join(DEFAULT_PATH), false, &no_env).unwrap();
-    assert_eq!(config, Config::default());
+    assert_eq!(config.file, dir.path().join(DEFAULT_PATH));
+    assert_eq!(config, Config { file: dir.path().join(DEFAULT_PATH), ..Config::default() });
+    assert!(config.builtin_plugins.enabled);
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.server.resolved_public_url(), "http://127.0.0.1:8080");
     assert_eq!(config.server.max_body_bytes, 262_144);
@@ -146,7 +151,7 @@ fn a_missing_explicit_file_is_an_error() {
 
 #[test]
 fn an_empty_file_means_all_defaults() {
-    assert_eq!(load_text("", &[]).unwrap(), Config::default());
+    assert_eq!(load_text("", &[]).unwrap().plugins, Config::default().plugins);
 }
 
 #[test]
@@ -503,4 +508,45 @@ fn quiet_hours_and_timezones_parse_strictly() {
     for bad in ["", "05:00", "+5:00", "+15:00", "America/Gotham", "+05:00x"] {
         assert!(local(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn a_mistyped_ml_connector_variable_is_refused_with_the_closest_name() {
+    let err = check_variable_names(["PATH".into(), "ML_CONNECTOR_TWILIO_MOD".into()]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "environment variable ML_CONNECTOR_TWILIO_MOD is not a configuration key (see README, Configuration); \
+         did you mean ML_CONNECTOR_TWILIO_MODE?"
+    );
+    let err = check_variable_names(["ML_CONNECTOR_SOMETHING_ELSE_ENTIRELY".into()]).unwrap_err();
+    assert!(!err.to_string().contains("did you mean"), "{err}");
+}
+
+#[test]
+fn every_override_and_the_other_ml_connector_variables_are_accepted() {
+    let names = ENV_KEYS.iter().map(|(section, key, _)| env_var(section, key)).chain(
+        [
+            "ML_CONNECTOR_MASTER_KEY",
+            "ML_CONNECTOR_LOG",
+            "ML_CONNECTOR_LOG_FORMAT",
+            "ML_CONNECTOR_STORE_URL",
+            "ML_CONNECTOR_WASM_DIR",
+            "ML_CONNECTOR_TEST_LEAK",
+            "HOME",
+        ]
+        .map(String::from),
+    );
+    check_variable_names(names).unwrap();
+}
+
+#[test]
+fn builtin_plugins_can_be_switched_off_in_the_file_or_by_a_boolean_variable() {
+    assert!(!load_text("[builtin_plugins]\nenabled = false\n", &[]).unwrap().builtin_plugins.enabled);
+    let config = load_text("", &[("ML_CONNECTOR_BUILTIN_PLUGINS_ENABLED", "false")]).unwrap();
+    assert!(!config.builtin_plugins.enabled);
+    let err = load_text("", &[("ML_CONNECTOR_BUILTIN_PLUGINS_ENABLED", "no")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "environment variable ML_CONNECTOR_BUILTIN_PLUGINS_ENABLED: `builtin_plugins.enabled`: expected true or false, found \"no\""
+    );
 }

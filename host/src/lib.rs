@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod harness;
 pub mod metrics;
 pub mod model;
+pub mod plugin_plan;
 pub mod runtime;
 pub mod secrets;
 pub mod server;

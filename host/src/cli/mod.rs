@@ -58,7 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config.as_deref();
     match cli.command {
         Command::Serve => serve::run(config),
-        Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Plugin(cmd) => plugin::run(config, cmd),
         Command::Secrets(cmd) => secrets::run(config, cmd),
         Command::Events(cmd) => events::run_events(config, cmd),
         Command::Outbox(cmd) => events::run_outbox(config, cmd),

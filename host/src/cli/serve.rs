@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use crate::builtin;
 use crate::cli::common;
-use crate::config::{Config, PluginSource};
+use crate::config::Config;
+use crate::plugin_plan::{self, PlannedSource};
 use crate::dispatch::dispatcher::Dispatcher;
 use crate::dispatch::enrich::{Enricher, EventOnly};
 use crate::sources::twilio::replies::ReplyEnricher;
 use crate::metrics::Metrics;
-use crate::runtime::{Limits, Plugin, Runtime, RuntimeOptions};
+use crate::runtime::{Plugin, Runtime, RuntimeOptions};
 use crate::secrets::MASTER_KEY_ENV;
 use crate::server::{self, AppState};
 use crate::sources::wave::secrets::WebhookSecrets;
@@ -121,34 +121,27 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The configured plugins (all built-ins when none are configured), enabled ones only.
+/// The plugins the configuration runs ([`plugin_plan::plan`]), loaded; each one loaded or left
+/// out is logged with the reason.
 pub(super) fn load_plugins(config: &Config) -> anyhow::Result<Vec<Plugin>> {
     let runtime = Runtime::new(&RuntimeOptions { cache_dir: Some(config.store.resolved_cache_dir()), ..RuntimeOptions::default() })?;
     let mut plugins = Vec::new();
-    if config.plugins.is_empty() {
-        for b in builtin::all() {
-            plugins.push(runtime.load(b.name, b.wasm, Limits::default(), Default::default())?);
+    for planned in plugin_plan::plan(config)? {
+        if !planned.enabled {
+            tracing::info!(plugin = %planned.name, why = %planned.why, "Plugin not loaded.");
+            continue;
         }
-    }
-    for entry in config.plugins.iter().filter(|p| p.enabled) {
-        let limits = Limits { deadline: Duration::from_millis(entry.deadline_ms), memory_bytes: (entry.memory_mib as usize) << 20 };
-        let plugin = match &entry.source {
-            PluginSource::Builtin(name) => {
-                let b = builtin::find(name).with_context(|| {
-                    let known: Vec<_> = builtin::all().iter().map(|b| b.name).collect();
-                    format!("[[plugins]] name = {name:?} is not a built-in plugin (known: {})", known.join(", "))
-                })?;
-                runtime.load(b.name, b.wasm, limits, entry.settings.clone())?
-            }
-            PluginSource::File(path) => {
-                let wasm = std::fs::read(path).with_context(|| format!("cannot read plugin {}", path.display()))?;
-                runtime.load(&path.display().to_string(), &wasm, limits, entry.settings.clone())?
+        // A file plugin's errors name the config file and key that listed it.
+        let at = || format!("{}: `{}.path`", config.file.display(), planned.key.as_deref().unwrap_or("plugins"));
+        let plugin = match &planned.source {
+            PlannedSource::Builtin(b) => runtime.load(b.name, b.wasm, planned.limits, planned.settings.clone())?,
+            PlannedSource::File(path) => {
+                let wasm = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read plugin {}: {e}", at(), path.display()))?;
+                runtime.load(&planned.name, &wasm, planned.limits, planned.settings.clone()).with_context(at)?
             }
         };
+        tracing::info!(plugin = plugin.name(), why = %planned.why, subscribes = %plugin.manifest().subscribes.join(","), "Plugin loaded.");
         plugins.push(plugin);
-    }
-    for p in &plugins {
-        tracing::info!(plugin = p.name(), subscribes = %p.manifest().subscribes.join(","), "Plugin loaded.");
     }
     Ok(plugins)
 }
