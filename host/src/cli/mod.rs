@@ -4,6 +4,7 @@ mod audit;
 mod common;
 mod events;
 mod messages;
+mod optouts;
 mod plugin;
 mod secrets;
 mod serve;
@@ -51,6 +52,9 @@ pub enum Command {
     /// Re-queue failed or undeliverable messages.
     #[command(subcommand)]
     Messages(messages::MessagesCommand),
+    /// List and clear opt-outs by hand (recorded with who and when).
+    #[command(subcommand)]
+    Optouts(optouts::OptoutsCommand),
 }
 
 /// Runs a parsed command line; the exit code says whether it succeeded.
@@ -65,5 +69,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wave(cmd) => wave::run(config, cmd),
         Command::Audit(args) => audit::run(config, args),
         Command::Messages(cmd) => messages::run(config, cmd),
+        Command::Optouts(cmd) => optouts::run(config, cmd),
     }
 }
