@@ -157,7 +157,7 @@ async fn a_crash_loses_nothing_that_was_acknowledged() {
     // A slow plugin (each event runs into its 50 ms deadline) keeps events
     // pending long enough for the kill to land mid-dispatch.
     let wasm = Path::new(env!("ML_CONNECTOR_WASM_DIR")).join("misbehave.wasm");
-    let site = wave_site(&format!("[[plugins]]\npath = \"{}\"\n[[plugins]]\nname = \"invoice-paid\"\n", wasm.display()));
+    let site = wave_site(&format!("[builtin_plugins]\nenabled = false\n[[plugins]]\npath = \"{}\"\n[[plugins]]\nname = \"invoice-paid\"\n", wasm.display()));
     let server = site.start();
     let mut acknowledged = Vec::new();
     for i in 0..30 {

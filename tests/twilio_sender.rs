@@ -265,6 +265,7 @@ async fn dry_run_records_exactly_what_would_be_sent_without_calling_twilio() {
     let sender = Sender::new(store.clone(), None, settings(TwilioMode::DryRun));
     let done = settle(&sender, &store, &ids).await;
     assert_eq!((done[0].row.status, done[0].to_number.as_deref()), (OutboxStatus::DryRun, Some(TEAM)));
+    assert_eq!(done[0].attempts, 1, "the dry run counts as the message's one attempt");
     let attempts = store.list_attempts(ids[0]).unwrap();
     assert_eq!(attempts.len(), 1);
     let request: serde_json::Value = serde_json::from_str(&attempts[0].request).unwrap();

@@ -76,8 +76,8 @@ impl SenderSettings {
         Self {
             mode: t.mode,
             identity: Identity {
-                // Dry-run may run without an account; the recorded path shows the placeholder.
-                account_sid: t.account_sid.clone().unwrap_or_else(|| "AC_unset".into()),
+                // Dry-run may run without an account; the recorded path says so.
+                account_sid: t.account_sid.clone().unwrap_or_else(|| "(not configured)".into()),
                 from: t.from.clone(),
                 messaging_service_sid: t.messaging_service_sid.clone(),
                 status_callback: format!(
@@ -199,6 +199,7 @@ impl Sender {
         if !live {
             let attempt = self.attempt(m, Utc::now(), "dry-run", &request, None, 0);
             let update = MessageUpdate {
+                attempts: m.attempts + 1,
                 to_number: Some(number),
                 history: Some("dry run: recorded, not sent".into()),
                 ..base_update(m, OutboxStatus::DryRun)
