@@ -373,3 +373,21 @@ fn the_reconciliation_sweep_emits_each_missing_overdue_invoice_once() {
     assert_eq!(data["invoice_balance"], "10.00");
     assert!(world.store.get_event("reconcile:invoice.overdue:9001:2026-04-30").unwrap().is_none(), "the webhook already covered 9001");
 }
+
+#[test]
+fn the_plugins_clock_runs_in_the_wave_business_time_zone_and_falls_back_to_the_configured_one() {
+    // The stand-in's business reports America/Chicago (UTC-6 in winter, UTC-5 in summer).
+    let world = World::new(chrono::Duration::hours(2));
+    let context = world.enricher.context(&event("evt-tz", "invoice.overdue", json!({"invoice_id": "9"}))).unwrap();
+    assert_eq!(context.timezone.as_deref(), Some("America/Chicago"));
+    let chicago = ml_connector::timezone::Timezone::parse("America/Chicago").unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339(&context.now).unwrap();
+    assert_eq!(context.now, chicago.rfc3339(now.with_timezone(&Utc)), "now is Chicago's wall clock: {}", context.now);
+
+    // A business without a time zone (Wave's null): the configured zone, -05:00 here.
+    let world = World::new(chrono::Duration::hours(2));
+    world.wave.with(|w| w.business_timezone = None);
+    let context = world.enricher.context(&event("evt-tz-none", "invoice.overdue", json!({"invoice_id": "9"}))).unwrap();
+    assert_eq!(context.timezone, None);
+    assert!(context.now.ends_with("-05:00"), "{}", context.now);
+}

@@ -87,7 +87,7 @@ pub fn run(config: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitCode> {
                 a.series,
                 a.kind,
                 a.request_path(),
-                a.http_status.map_or("no answer".to_owned(), |s| s.to_string()),
+                a.http_status.map_or_else(|| if a.kind == "dry-run" { "not sent".to_owned() } else { "no answer".to_owned() }, |s| s.to_string()),
                 a.sid.as_deref().unwrap_or(""),
                 a.error_message.as_deref().map(|e| format!(" {e}")).unwrap_or_default(),
                 a.latency_ms,
