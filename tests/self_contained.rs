@@ -13,7 +13,7 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
             if !["target", "node_modules", ".git", "fixtures"].contains(&name.as_str()) {
                 files(&path, out);
             }
-        } else if ["rs", "toml", "sh", "md", "json", "wit"].iter().any(|ext| name.ends_with(&format!(".{ext}"))) || path.parent().is_some_and(|p| p.ends_with("scripts") || p.ends_with(".ci")) {
+        } else if ["rs", "toml", "sh", "md", "json", "wit"].iter().any(|ext| name.ends_with(&format!(".{ext}"))) || path.parent().and_then(Path::file_name).is_some_and(|dir| dir == "scripts" || dir == ".ci") {
             out.push(path);
         }
     }
