@@ -63,6 +63,11 @@ fn forward(stdout: ChildStdout) -> mpsc::Receiver<String> {
     rx
 }
 
+/// Sends `request` and reads its JSON answer.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -81,22 +86,18 @@ async fn the_wave_and_twilio_stand_in_examples_start_and_answer() {
         .unwrap();
     assert_eq!(consent.status(), 302);
     assert_eq!(consent.headers()["location"], "http://127.0.0.1:8080/oauth/wave/callback?code=good-code&state=s+t");
-    let token: Value = http
-        .post(format!("http://127.0.0.1:{port}/oauth2/token/"))
-        .form(&[("grant_type", "authorization_code"), ("code", "good-code"), ("client_id", "demo-client"), ("client_secret", "client-secret-standin")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = json_of(
+        http.post(format!("http://127.0.0.1:{port}/oauth2/token/"))
+            .form(&[("grant_type", "authorization_code"), ("code", "good-code"), ("client_id", "demo-client"), ("client_secret", "client-secret-standin")]),
+    )
+    .await;
     let access = token["access_token"].as_str().unwrap();
     // Wave's ids: base64 of "Business:<id>" and "Business:<id>;Customer:<n>".
     let query = json!({
         "query": "query Q($businessId: ID!, $customerId: ID!) { business(id: $businessId) { id name timezone customer(id: $customerId) { mobile } } }",
         "variables": {"businessId": "QnVzaW5lc3M6dGVzdC1idXNpbmVzcy1pZA==", "customerId": "QnVzaW5lc3M6dGVzdC1idXNpbmVzcy1pZDtDdXN0b21lcjoxMjM="},
     });
-    let answer: Value = http.post(format!("http://127.0.0.1:{port}/graphql/public")).bearer_auth(access).json(&query).send().await.unwrap().json().await.unwrap();
+    let answer = json_of(http.post(format!("http://127.0.0.1:{port}/graphql/public")).bearer_auth(access).json(&query)).await;
     let business = &answer["data"]["business"];
     assert_eq!((business["name"].as_str(), business["timezone"].as_str()), (Some("Acme Plumbing"), Some("America/Chicago")), "{answer}");
     assert_eq!(business["customer"]["mobile"], "(415) 555-0123", "{answer}");
@@ -104,16 +105,12 @@ async fn the_wave_and_twilio_stand_in_examples_start_and_answer() {
 
     let port = free_port();
     let twilio = Example::start("twilio-stand-in", port);
-    let created: Value = http
-        .post(format!("http://127.0.0.1:{port}/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"))
-        .basic_auth("AC0123456789abcdef0123456789abcdef", Some("any"))
-        .form(&[("To", "+14155550123"), ("From", "+14155552672"), ("Body", "hello")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = json_of(
+        http.post(format!("http://127.0.0.1:{port}/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"))
+            .basic_auth("AC0123456789abcdef0123456789abcdef", Some("any"))
+            .form(&[("To", "+14155550123"), ("From", "+14155552672"), ("Body", "hello")]),
+    )
+    .await;
     assert!(created["sid"].as_str().unwrap().starts_with("SM"), "{created}");
     let printed = twilio.expect("Messages.json");
     assert!(printed.contains("To=\"+14155550123\"") && printed.contains("Body=\"hello\""), "{printed}");

@@ -370,17 +370,6 @@ async fn quiet_hours_are_read_in_the_business_time_zone_kept_with_the_message() 
     let sender = Sender::new(store.clone(), Some(service(&base, Duration::from_secs(10))), settings);
     let mut ids = Vec::new();
     for (event, timezone) in [("e-tokyo", Some("Asia/Tokyo")), ("e-configured", None)] {
-        store
-            .insert_event(&ml_connector::store::NewEvent {
-                id: event.into(),
-                source: "wave".into(),
-                kind: "invoice.overdue".into(),
-                business_id: Some("biz".into()),
-                received_at: Utc::now(),
-                body: b"{}".to_vec(),
-                data: "{}".into(),
-            })
-            .unwrap();
         let message = ml_connector::store::NewMessage { plugin: "p".into(), key: "k".into(), channel: Channel::Sms, to: "customer".into(), body: "hi".into(), not_before: None };
         let result = DispatchResult {
             messages: vec![message],
@@ -388,8 +377,7 @@ async fn quiet_hours_are_read_in_the_business_time_zone_kept_with_the_message() 
             timezone: timezone.map(str::to_owned),
             ..DispatchResult::default()
         };
-        store.complete_dispatch(event, &result).unwrap();
-        ids.push(store.list_outbox(10).unwrap().into_iter().find(|r| r.event_id == event).unwrap().id);
+        ids.extend(dispatch_result(&store, event, &result));
     }
     sender.drain(None).await.unwrap();
 

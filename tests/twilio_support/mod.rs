@@ -64,17 +64,6 @@ pub fn store() -> (tempfile::TempDir, Arc<SqliteStore>) {
 /// Stores event `event_id` and dispatches `messages` for it, with the customer's numbers.
 /// Returns the new outbox ids in message order.
 pub fn dispatch(store: &SqliteStore, event_id: &str, customer: CustomerNumbers, messages: &[(Channel, &str, &str)]) -> Vec<i64> {
-    store
-        .insert_event(&NewEvent {
-            id: event_id.into(),
-            source: "wave".into(),
-            kind: "invoice.overdue".into(),
-            business_id: Some("biz".into()),
-            received_at: Utc::now(),
-            body: b"{}".to_vec(),
-            data: "{}".into(),
-        })
-        .unwrap();
     let result = DispatchResult {
         messages: messages
             .iter()
@@ -91,7 +80,24 @@ pub fn dispatch(store: &SqliteStore, event_id: &str, customer: CustomerNumbers, 
         customer,
         ..DispatchResult::default()
     };
-    store.complete_dispatch(event_id, &result).unwrap();
+    dispatch_result(store, event_id, &result)
+}
+
+/// Stores event `event_id` and commits `result` as its dispatch. Returns the new outbox ids in
+/// message order.
+pub fn dispatch_result(store: &SqliteStore, event_id: &str, result: &DispatchResult) -> Vec<i64> {
+    store
+        .insert_event(&NewEvent {
+            id: event_id.into(),
+            source: "wave".into(),
+            kind: "invoice.overdue".into(),
+            business_id: Some("biz".into()),
+            received_at: Utc::now(),
+            body: b"{}".to_vec(),
+            data: "{}".into(),
+        })
+        .unwrap();
+    store.complete_dispatch(event_id, result).unwrap();
     let mut ids: Vec<i64> = store
         .list_outbox(10_000)
         .unwrap()
