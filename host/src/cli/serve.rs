@@ -96,6 +96,7 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr()?;
+        let shutdown = shutdown_signal().context("cannot handle SIGTERM and SIGINT")?;
         tracing::info!(public_url = %config.server.resolved_public_url(), "Listening on http://{addr}");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         if let (Some(oauth), Some(_)) = (&wave.oauth, &wave.enricher) {
@@ -106,7 +107,7 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
         let sending = tokio::spawn(sender.run(stop_rx.clone()));
         let dispatching = tokio::spawn(dispatcher.run(ingest.wake_handle(), stop_rx));
-        server::serve(listener, app, shutdown_signal()).await?;
+        server::serve(listener, app, shutdown).await?;
         tracing::info!("Stopped accepting; finishing the dispatch in progress.");
         stop_tx.send(true).ok();
         tokio::time::timeout(Duration::from_secs(30), dispatching)
@@ -146,21 +147,17 @@ pub(super) fn load_plugins(config: &Config) -> anyhow::Result<Vec<Plugin>> {
     Ok(plugins)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGTERM or Ctrl-C (SIGINT). The handlers are registered when this is called, not
+/// when the future is first polled, so a signal sent as soon as "Listening" is logged is caught.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
-    tracing::info!("Shutdown requested.");
+        tracing::info!("Shutdown requested.");
+    })
 }
