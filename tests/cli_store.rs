@@ -1,6 +1,7 @@
 //! The store-facing commands run as the real binary: `secrets set|list|rotate-key` (never
 //! showing a value, never writing plaintext to the database), `events list|replay`,
-//! `outbox list`, and `wave send-test-event` posting a correctly signed sample.
+//! `outbox list`, `optouts list|clear|history`, and `wave send-test-event` posting a correctly
+//! signed sample.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -15,6 +16,7 @@ use ml_connector::secrets::{MasterKey, SecretString};
 use ml_connector::sources::wave::signature;
 use ml_connector::store::sqlite::SqliteStore;
 use ml_connector::model::Channel;
+use ml_connector::sinks::twilio::state::TwilioStore as _;
 use ml_connector::store::{DispatchResult, InboxStore as _, Lease, NewEvent, NewMessage, PluginFailure, SecretStore as _};
 use serde_json::Value;
 
@@ -755,4 +757,53 @@ fn send_test_event_is_accepted_and_stored_by_the_real_server() {
     assert_eq!(events.len(), 2, "each send is a new event: {events:?}");
     assert!(events.iter().all(|e| e["kind"] == "invoice.paid"));
     assert_ne!(events[0]["id"], events[1]["id"]);
+}
+
+#[test]
+fn optouts_list_and_clear_by_hand_record_who_and_when() {
+    let env = Env::new();
+    {
+        let store = SqliteStore::open(&env.db).unwrap();
+        block(store.record_opt_out("+14155550100", "replied STOP", Utc::now())).unwrap();
+        block(store.record_opt_out("+14155550101", "Twilio 21610: unsubscribed recipient", Utc::now())).unwrap();
+    }
+    let out = env.run(&["optouts", "list"], "");
+    assert_ok(&out);
+    assert!(stdout(&out).contains("+14155550100") && stdout(&out).contains("replied STOP"), "{}", stdout(&out));
+
+    // National form for the default region (US); `--by` names who did it.
+    let out = env.run(&["optouts", "clear", "(415) 555-0100", "--by", "alice"], "");
+    assert_ok(&out);
+    assert!(stdout(&out).contains("Cleared the opt-out of +14155550100") && stdout(&out).contains("cleared by alice"), "{}", stdout(&out));
+    let listed: Value = serde_json::from_str(&stdout(&env.run(&["optouts", "list", "--json"], ""))).unwrap();
+    let numbers: Vec<&str> = listed.as_array().unwrap().iter().map(|o| o["number"].as_str().unwrap()).collect();
+    assert_eq!(numbers, ["+14155550101"]);
+    assert!(!block(SqliteStore::open(&env.db).unwrap().is_opted_out("+14155550100")).unwrap());
+
+    // Without `--by`, the OS user.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ml-connector"));
+    let out = cmd
+        .args(["--config", env.config.to_str().unwrap(), "optouts", "clear", "+14155550101"])
+        .env("USER", "operator-bob")
+        .env_remove("ML_CONNECTOR_MASTER_KEY")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+
+    let history: Value = serde_json::from_str(&stdout(&env.run(&["optouts", "history", "--json"], ""))).unwrap();
+    let history = history.as_array().unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!((history[0]["number"].as_str(), history[0]["cleared_by"].as_str()), (Some("+14155550101"), Some("operator-bob")));
+    assert_eq!((history[1]["number"].as_str(), history[1]["cleared_by"].as_str()), (Some("+14155550100"), Some("alice")));
+    assert_eq!(history[1]["cleared"]["reason"], "replied STOP");
+    assert!(history[1]["at"].as_str().unwrap().ends_with('Z'));
+    let text = stdout(&env.run(&["optouts", "history", "+1 415 555 0100"], ""));
+    assert!(text.contains("+14155550100") && text.contains("cleared by alice") && !text.contains("0101"), "{text}");
+
+    // A number that is not opted out: exit 1, nothing recorded.
+    let out = env.run(&["optouts", "clear", "+14155550100", "--by", "alice"], "");
+    assert_exit_1(&out);
+    assert!(stderr(&out).contains("+14155550100 has not opted out"), "{}", stderr(&out));
+    let history: Value = serde_json::from_str(&stdout(&env.run(&["optouts", "history", "--json"], ""))).unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 2);
 }

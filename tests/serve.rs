@@ -157,7 +157,7 @@ async fn a_crash_loses_nothing_that_was_acknowledged() {
     // A slow plugin (each event runs into its 50 ms deadline) keeps events
     // pending long enough for the kill to land mid-dispatch.
     let wasm = Path::new(env!("ML_CONNECTOR_WASM_DIR")).join("misbehave.wasm");
-    let site = wave_site(&format!("[[plugins]]\npath = \"{}\"\n[[plugins]]\nname = \"invoice-paid\"\n", wasm.display()));
+    let site = wave_site(&format!("[builtin_plugins]\nenabled = false\n[[plugins]]\npath = \"{}\"\n[[plugins]]\nname = \"invoice-paid\"\n", wasm.display()));
     let server = site.start();
     let mut acknowledged = Vec::new();
     for i in 0..30 {
@@ -236,6 +236,46 @@ fn startup_errors_name_the_problem() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("holds encrypted secrets but no master key"), "{err}");
+}
+
+#[test]
+fn a_custom_plugin_runs_beside_the_built_ins_and_serve_and_plugin_list_say_why() {
+    let wasm = Path::new(env!("ML_CONNECTOR_WASM_DIR")).join("counter.wasm");
+    let site = wave_site(&format!("[[plugins]]\npath = \"{}\"\n[[plugins]]\nname = \"invoice-paid\"\nenabled = false\n", wasm.display()));
+    let server = site.start();
+    site.wait_for("the plugins to be logged", || server.log_count("Plugin not loaded.") == 1);
+    // Four built-ins (invoice-paid is disabled by its entry) and the custom plugin.
+    assert_eq!(server.log_count("Plugin loaded."), 5);
+    assert_eq!(server.log_count("why=built-in, on by default"), 4);
+    assert_eq!(server.log_count("why=file, listed in plugins[0]"), 1);
+    assert_eq!(server.log_count("plugin=invoice-paid why=built-in, disabled by plugins[1] (enabled = false)"), 1);
+    drop(server);
+
+    let list = site.stdout(&["plugin", "list"]);
+    assert!(list.contains("invoice-paid       not loaded: built-in, disabled by plugins[1] (enabled = false)"), "{list}");
+    assert!(list.contains("loaded: file, listed in plugins[0]"), "{list}");
+    assert_eq!(list.matches("loaded: built-in, on by default").count(), 4, "{list}");
+}
+
+#[test]
+fn plugin_errors_name_the_config_file_and_key_and_a_mistyped_variable_is_refused() {
+    let site = wave_site("[[plugins]]\nname = \"invoice-remind\"\n");
+    let out = site.cmd(&["serve"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("{}: `plugins[0].name`: \"invoice-remind\" is not a built-in plugin", site.config().display())), "{err}");
+
+    let site = wave_site("[[plugins]]\npath = \"missing.wasm\"\n");
+    let out = site.cmd(&["serve"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("{}: `plugins[0].path`: cannot read plugin missing.wasm", site.config().display())), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "the cause once: {err}");
+
+    let out = site.cmd(&["plugin", "list"]).env("ML_CONNECTOR_TWILIO_MOD", "live").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("ML_CONNECTOR_TWILIO_MOD is not a configuration key") && err.contains("did you mean ML_CONNECTOR_TWILIO_MODE?"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

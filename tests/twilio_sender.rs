@@ -266,6 +266,7 @@ async fn dry_run_records_exactly_what_would_be_sent_without_calling_twilio() {
     let driver = sender(&store, None, settings(TwilioMode::DryRun));
     let done = settle(&driver, &store, &ids).await;
     assert_eq!((done[0].row.status, done[0].to_number.as_deref()), (OutboxStatus::DryRun, Some(TEAM)));
+    assert_eq!(done[0].attempts, 1, "the dry run counts as the message's one attempt");
     let attempts = store.list_attempts(ids[0]).await.unwrap();
     assert_eq!(attempts.len(), 1);
     let request: serde_json::Value = serde_json::from_str(&attempts[0].request).unwrap();
@@ -346,4 +347,39 @@ async fn a_message_is_not_sent_before_its_not_before_time() {
     let posts = twilio.posts();
     assert_eq!(posts.iter().map(|p| p.param("Body").unwrap()).collect::<Vec<_>>(), vec!["now"]);
     assert_eq!(store.next_due_at(&Channel::ALL).await.unwrap().map(|t| t.timestamp_millis()), Some(later.timestamp_millis()));
+}
+
+#[tokio::test]
+async fn quiet_hours_are_read_in_the_business_time_zone_kept_with_the_message() {
+    let (twilio, base) = Twilio::start().await;
+    let (_dir, store) = store();
+    // A two-hour window around now in Tokyo (UTC+9, no daylight saving), which is not now in UTC,
+    // the configured zone.
+    let tokyo = ml_connector::timezone::Timezone::parse("Asia/Tokyo").unwrap();
+    let hour: u32 = tokyo.rfc3339(Utc::now())[11..13].parse().unwrap();
+    let mut settings = settings(TwilioMode::Live);
+    settings.driver.quiet_hours = Some(QuietHours {
+        start: NaiveTime::from_hms_opt((hour + 23) % 24, 0, 0).unwrap(),
+        end: NaiveTime::from_hms_opt((hour + 1) % 24, 0, 0).unwrap(),
+    });
+    let driver = sender(&store, Some(service(&base, Duration::from_secs(10))), settings);
+    let mut ids = Vec::new();
+    for (event, timezone) in [("e-tokyo", Some("Asia/Tokyo")), ("e-configured", None)] {
+        let message = ml_connector::store::NewMessage { plugin: "p".into(), key: "k".into(), channel: Channel::Sms, to: "customer".into(), body: "hi".into(), not_before: None };
+        let result = DispatchResult {
+            messages: vec![message],
+            customer: CustomerNumbers { mobile: Some(CUSTOMER.into()), phone: None },
+            timezone: timezone.map(str::to_owned),
+            ..DispatchResult::default()
+        };
+        ids.extend(dispatch_result(&store, event, result).await);
+    }
+    driver.drain(None).await.unwrap();
+
+    let in_tokyo = store.get_message(ids[0]).await.unwrap().unwrap();
+    assert_eq!((in_tokyo.row.status, in_tokyo.timezone.as_deref()), (OutboxStatus::Pending, Some("Asia/Tokyo")));
+    let deferred = store.list_history(ids[0]).await.unwrap().into_iter().filter_map(|h| h.detail).find(|d| d.contains("quiet hours")).unwrap();
+    assert!(deferred.ends_with("+09:00 (Asia/Tokyo)"), "{deferred}");
+    assert_eq!(store.get_message(ids[1]).await.unwrap().unwrap().row.status, OutboxStatus::Sent);
+    assert_eq!(twilio.posts().len(), 1);
 }

@@ -9,7 +9,7 @@ mod wave_standin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{FixedOffset, Utc};
+use chrono::Utc;
 use ml_connector::app::App;
 use ml_connector::config::Config;
 use ml_connector::dispatch::dispatcher::{DispatchError, Dispatcher};
@@ -76,8 +76,8 @@ impl World {
         };
         let oauth = Arc::new(rt.block_on(WaveOAuth::new(settings, vault.clone())).unwrap());
         let client = Arc::new(GraphQlClient::new(wave.graphql_url(), oauth.clone()).unwrap());
-        let clock = ClockOnly { offset: FixedOffset::east_opt(0).unwrap() };
-        let enricher = WaveEnricher::new(client.clone(), oauth.clone(), clock, enrich::region("US").unwrap(), None);
+        let clock = ClockOnly { timezone: ml_connector::timezone::Timezone::parse("-05:00").unwrap() };
+        let enricher = WaveEnricher::new(client.clone(), oauth.clone(), clock.clone(), enrich::region("US").unwrap(), None);
         let mut enrichers = Enrichers::new(Arc::new(clock));
         enrichers.register("wave", Arc::new(enricher));
         World { rt, _dir: dir, wave, store, key, vault, oauth, client, enrichers: Arc::new(enrichers) }
@@ -401,4 +401,22 @@ fn the_reconciliation_sweep_emits_each_missing_overdue_invoice_once() {
     assert_eq!(data["customer_id"], "21840161");
     assert_eq!(data["invoice_balance"], "10.00");
     assert!(world.rt.block_on(world.store.get_event("reconcile:invoice.overdue:9001:2026-04-30")).unwrap().is_none(), "the webhook already covered 9001");
+}
+
+#[test]
+fn the_plugins_clock_runs_in_the_wave_business_time_zone_and_falls_back_to_the_configured_one() {
+    // The stand-in's business reports America/Chicago (UTC-6 in winter, UTC-5 in summer).
+    let world = World::new(chrono::Duration::hours(2));
+    let context = world.context(&event("evt-tz", "invoice.overdue", json!({"invoice_id": "9"}))).unwrap();
+    assert_eq!(context.timezone.as_deref(), Some("America/Chicago"));
+    let chicago = ml_connector::timezone::Timezone::parse("America/Chicago").unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339(&context.now).unwrap();
+    assert_eq!(context.now, chicago.rfc3339(now.with_timezone(&Utc)), "now is Chicago's wall clock: {}", context.now);
+
+    // A business without a time zone (Wave's null): the configured zone, -05:00 here.
+    let world = World::new(chrono::Duration::hours(2));
+    world.wave.with(|w| w.business_timezone = None);
+    let context = world.context(&event("evt-tz-none", "invoice.overdue", json!({"invoice_id": "9"}))).unwrap();
+    assert_eq!(context.timezone, None);
+    assert!(context.now.ends_with("-05:00"), "{}", context.now);
 }

@@ -10,9 +10,14 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use chrono::{FixedOffset, NaiveTime};
+use chrono::NaiveTime;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
+
+pub use crate::timezone::Timezone;
+pub use variables::check_variable_names;
+
+mod variables;
 
 /// The file read when no path is given. Unlike an explicit path, it may be missing.
 pub const DEFAULT_PATH: &str = "ml-connector.toml";
@@ -42,6 +47,14 @@ pub enum ConfigError {
         column: usize,
         /// The parser's reason.
         message: String,
+    },
+    /// An `ML_CONNECTOR_*` variable names no configuration key.
+    #[error("environment variable {var} is not a configuration key (see README, Configuration){hint}")]
+    UnknownVariable {
+        /// The variable.
+        var: String,
+        /// A suggestion, e.g. `; did you mean ML_CONNECTOR_TWILIO_MODE?`.
+        hint: String,
     },
     /// A key is unknown, or a value is missing, mistyped or out of range.
     #[error("{origin}: `{key}`: {message}")]
@@ -92,6 +105,10 @@ impl fmt::Display for Origin {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// The file it was read from (it may be absent: then every default applies), for messages
+    /// that point at a key; empty when the configuration was built in code.
+    #[serde(skip)]
+    pub file: PathBuf,
     /// `[server]`: the HTTP listener.
     pub server: ServerConfig,
     /// `[store]`: the database.
@@ -105,9 +122,27 @@ pub struct Config {
     /// `[team]`: named contacts plugins may address as `team:NAME`, e.g. `billing = "+1555…"`.
     #[serde(deserialize_with = "team")]
     pub team: BTreeMap<String, String>,
-    /// `[[plugins]]`: which plugins run. Empty means the caller enables every built-in plugin
-    /// with default limits; once any entry is given, only the listed plugins run.
+    /// `[builtin_plugins]`: whether the built-in plugins run unless listed.
+    pub builtin_plugins: BuiltinPluginsConfig,
+    /// `[[plugins]]`: plugins to configure, disable (`enabled = false`) or add (`path`). Every
+    /// built-in runs with default limits unless an entry disables it or `[builtin_plugins]
+    /// enabled = false`; see [`crate::plugin_plan`].
     pub plugins: Vec<PluginConfig>,
+}
+
+/// `[builtin_plugins]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BuiltinPluginsConfig {
+    /// Every built-in plugin runs unless a `[[plugins]]` entry disables it (true); false runs
+    /// only the built-ins listed in `[[plugins]]`.
+    pub enabled: bool,
+}
+
+impl Default for BuiltinPluginsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// `[server]`.
@@ -267,7 +302,9 @@ pub struct TwilioConfig {
     pub mode: TwilioMode,
     /// Local hours during which nothing is sent, e.g. `21:00-08:00`.
     pub quiet_hours: Option<QuietHours>,
-    /// Offset that `quiet_hours` are read in; unset means UTC.
+    /// The business's time zone (an IANA name such as `America/Chicago`, or an offset such as
+    /// `-05:00`) for quiet hours and the plugins' clock; unset means UTC. A connected Wave
+    /// business's own time zone wins for its events.
     pub timezone: Option<Timezone>,
     /// Per-request timeout for Twilio calls in milliseconds (10000); a timeout is retried.
     #[serde(deserialize_with = "positive")]
@@ -331,55 +368,6 @@ fn parse_hh_mm(text: &str) -> Option<NaiveTime> {
         return None;
     }
     NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)
-}
-
-/// A fixed UTC offset written `UTC`, `Z`, or `±HH:MM`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct Timezone {
-    text: String,
-    offset: FixedOffset,
-}
-
-impl Timezone {
-    /// The offset from UTC.
-    pub fn offset(&self) -> FixedOffset {
-        self.offset
-    }
-
-    /// The text as configured.
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-}
-
-impl TryFrom<String> for Timezone {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, String> {
-        let invalid = || format!("{text:?} is not an offset like \"-05:00\" or \"UTC\"");
-        let seconds = match text.as_str() {
-            "UTC" | "Z" => 0,
-            other => {
-                let (sign, rest) = match other.as_bytes().first() {
-                    Some(b'+') => (1, &other[1..]),
-                    Some(b'-') => (-1, &other[1..]),
-                    _ => return Err(invalid()),
-                };
-                let time = parse_hh_mm(rest).ok_or_else(invalid)?;
-                let minutes =
-                    i32::try_from(time.signed_duration_since(NaiveTime::MIN).num_minutes())
-                        .map_err(|_| invalid())?;
-                // Real offsets run from -12:00 to +14:00.
-                if minutes > 14 * 60 {
-                    return Err(invalid());
-                }
-                sign * minutes * 60
-            }
-        };
-        let offset = FixedOffset::east_opt(seconds).ok_or_else(invalid)?;
-        Ok(Self { text, offset })
-    }
 }
 
 /// Where a plugin comes from.
@@ -465,6 +453,7 @@ impl TryFrom<RawPlugin> for PluginConfig {
 enum Kind {
     Text,
     Integer,
+    Boolean,
 }
 
 /// Every scalar key, as `(section, key, kind)`. `[team]` and `[[plugins]]` have no overrides.
@@ -496,6 +485,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("twilio", "request_timeout_ms", Kind::Integer),
     ("twilio", "max_retries", Kind::Integer),
     ("twilio", "retry_base_ms", Kind::Integer),
+    ("builtin_plugins", "enabled", Kind::Boolean),
 ];
 
 /// One environment override.
@@ -525,8 +515,9 @@ impl Config {
         }
     }
 
-    /// [`Config::load`] with the process environment.
+    /// [`Config::load`] with the process environment, after [`check_variable_names`].
     pub fn load_with_process_env(path: Option<&Path>) -> Result<Self, ConfigError> {
+        check_variable_names(std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()))?;
         Self::load(path, &|name| std::env::var(name).ok())
     }
 
@@ -544,11 +535,12 @@ impl Config {
         // The file alone first, so that its mistakes are reported with a line number.
         let from_file = deserialize_file(&file, &text)?;
         let overrides = read_overrides(env)?;
-        let config = if overrides.is_empty() {
+        let mut config = if overrides.is_empty() {
             from_file
         } else {
             merge_overrides(&file, &text, &overrides)?
         };
+        config.file = file.clone();
         let origin_of = |key: &str| match overrides.iter().find(|o| o.key == key) {
             Some(o) => Origin::Env { var: o.var.clone() },
             None => Origin::File {
@@ -633,6 +625,17 @@ fn read_overrides(env: &impl Fn(&str) -> Option<String>) -> Result<Vec<Override>
         let key = format!("{section}.{name}");
         let value = match kind {
             Kind::Text => toml::Value::String(raw),
+            Kind::Boolean => match raw.trim() {
+                "true" => toml::Value::Boolean(true),
+                "false" => toml::Value::Boolean(false),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        origin: Origin::Env { var },
+                        key,
+                        message: format!("expected true or false, found {raw:?}"),
+                    });
+                }
+            },
             Kind::Integer => match raw.trim().parse::<i64>() {
                 Ok(n) => toml::Value::Integer(n),
                 Err(_) => {

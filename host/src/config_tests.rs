@@ -48,6 +48,9 @@ retry_base_ms = 250
 billing = "+15555550100"
 owner = "+15555550101"
 
+[builtin_plugins]
+enabled = false
+
 [[plugins]]
 name = "invoice-reminders"
 deadline_ms = 80
@@ -104,7 +107,9 @@ fn invalid(err: ConfigError) -> (Origin, String, String) {
 fn a_missing_default_file_means_all_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::load_file(&dir.path().join(DEFAULT_PATH), false, &no_env).unwrap();
-    assert_eq!(config, Config::default());
+    assert_eq!(config.file, dir.path().join(DEFAULT_PATH));
+    assert_eq!(config, Config { file: dir.path().join(DEFAULT_PATH), ..Config::default() });
+    assert!(config.builtin_plugins.enabled);
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.server.resolved_public_url(), "http://127.0.0.1:8080");
     assert_eq!(config.server.max_body_bytes, 262_144);
@@ -147,7 +152,7 @@ fn a_missing_explicit_file_is_an_error() {
 
 #[test]
 fn an_empty_file_means_all_defaults() {
-    assert_eq!(load_text("", &[]).unwrap(), Config::default());
+    assert_eq!(load_text("", &[]).unwrap().plugins, Config::default().plugins);
 }
 
 #[test]
@@ -191,7 +196,7 @@ fn the_full_example_file_loads() {
     );
     let timezone = twilio.timezone.as_ref().unwrap();
     assert_eq!(timezone.as_str(), "-05:00");
-    assert_eq!(timezone.offset().local_minus_utc(), -5 * 3600);
+    assert_eq!(timezone.rfc3339(chrono::DateTime::UNIX_EPOCH), "1969-12-31T19:00:00-05:00");
     assert_eq!(config.team["billing"], "+15555550100");
     assert_eq!(config.plugins.len(), 2);
     let first = &config.plugins[0];
@@ -496,19 +501,53 @@ fn quiet_hours_and_timezones_parse_strictly() {
     ] {
         assert!(quiet(bad).is_err(), "{bad}");
     }
-    let offset = |s: &str| Timezone::try_from(s.to_string()).map(|t| t.offset().local_minus_utc());
-    assert_eq!(offset("UTC"), Ok(0));
-    assert_eq!(offset("+05:30"), Ok(5 * 3600 + 1800));
-    assert_eq!(offset("-12:00"), Ok(-12 * 3600));
-    for bad in [
-        "",
-        "05:00",
-        "+5:00",
-        "+15:00",
-        "EST",
-        "America/New_York",
-        "+05:00x",
-    ] {
-        assert!(offset(bad).is_err(), "{bad}");
+    let local = |s: &str| Timezone::try_from(s.to_string()).map(|t| t.rfc3339(chrono::DateTime::UNIX_EPOCH));
+    assert_eq!(local("UTC").as_deref(), Ok("1970-01-01T00:00:00+00:00"));
+    assert_eq!(local("+05:30").as_deref(), Ok("1970-01-01T05:30:00+05:30"));
+    assert_eq!(local("-12:00").as_deref(), Ok("1969-12-31T12:00:00-12:00"));
+    assert_eq!(local("America/New_York").as_deref(), Ok("1969-12-31T19:00:00-05:00"));
+    for bad in ["", "05:00", "+5:00", "+15:00", "America/Gotham", "+05:00x"] {
+        assert!(local(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn a_mistyped_ml_connector_variable_is_refused_with_the_closest_name() {
+    let err = check_variable_names(["PATH".into(), "ML_CONNECTOR_TWILIO_MOD".into()]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "environment variable ML_CONNECTOR_TWILIO_MOD is not a configuration key (see README, Configuration); \
+         did you mean ML_CONNECTOR_TWILIO_MODE?"
+    );
+    let err = check_variable_names(["ML_CONNECTOR_SOMETHING_ELSE_ENTIRELY".into()]).unwrap_err();
+    assert!(!err.to_string().contains("did you mean"), "{err}");
+}
+
+#[test]
+fn every_override_and_the_other_ml_connector_variables_are_accepted() {
+    let names = ENV_KEYS.iter().map(|(section, key, _)| env_var(section, key)).chain(
+        [
+            "ML_CONNECTOR_MASTER_KEY",
+            "ML_CONNECTOR_LOG",
+            "ML_CONNECTOR_LOG_FORMAT",
+            "ML_CONNECTOR_STORE_URL",
+            "ML_CONNECTOR_WASM_DIR",
+            "ML_CONNECTOR_TEST_LEAK",
+            "HOME",
+        ]
+        .map(String::from),
+    );
+    check_variable_names(names).unwrap();
+}
+
+#[test]
+fn builtin_plugins_can_be_switched_off_in_the_file_or_by_a_boolean_variable() {
+    assert!(!load_text("[builtin_plugins]\nenabled = false\n", &[]).unwrap().builtin_plugins.enabled);
+    let config = load_text("", &[("ML_CONNECTOR_BUILTIN_PLUGINS_ENABLED", "false")]).unwrap();
+    assert!(!config.builtin_plugins.enabled);
+    let err = load_text("", &[("ML_CONNECTOR_BUILTIN_PLUGINS_ENABLED", "no")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "environment variable ML_CONNECTOR_BUILTIN_PLUGINS_ENABLED: `builtin_plugins.enabled`: expected true or false, found \"no\""
+    );
 }

@@ -18,19 +18,19 @@ use crate::sources::wave::payload::{self, PayloadError};
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
     /// Reading a fixture or a `.wasm` failed.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         /// The file.
         path: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not a `source`: it would be printed twice).
+        cause: std::io::Error,
     },
     /// Neither a default plugin's name nor a readable `.wasm` path.
     #[error("no default plugin is called {0:?} and it is not a .wasm path (see `ml-connector plugin list`)")]
     UnknownPlugin(String),
     /// The event fixture is not a valid Wave webhook body.
     #[error("event fixture: {0}")]
-    Event(#[from] PayloadError),
+    Event(PayloadError),
     /// The event fixture is not a valid event in the host's form.
     #[error("event fixture (host form): {0}")]
     HostEvent(serde_json::Error),
@@ -91,7 +91,7 @@ impl Harness {
 
 /// Reads a file, naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>, HarnessError> {
-    std::fs::read(path).map_err(|source| HarnessError::Read { path: path.display().to_string(), source })
+    std::fs::read(path).map_err(|cause| HarnessError::Read { path: path.display().to_string(), cause })
 }
 
 /// Parses an event fixture: a Wave webhook body exactly as Wave sends it, or an event in the
@@ -102,7 +102,7 @@ pub fn parse_event(json: &[u8]) -> Result<Event, HarnessError> {
     if host_form {
         return serde_json::from_slice(json).map_err(HarnessError::HostEvent);
     }
-    Ok(payload::parse(json, Utc::now())?)
+    payload::parse(json, Utc::now()).map_err(HarnessError::Event)
 }
 
 /// Parses a context fixture (the JSON form of [`Context`]).

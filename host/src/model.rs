@@ -122,6 +122,11 @@ pub struct Context {
     /// source event. Plugins built for WIT 0.1.0 do not see it.
     #[serde(default)]
     pub reply: Option<Reply>,
+    /// The business's own time zone (an IANA name) when the source reported one, which `now`
+    /// is given in. Host only, not part of the plugin contract: the sender reads quiet hours
+    /// in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 /// An inbound SMS and what the host sent that it answers.
@@ -222,6 +227,7 @@ impl Context {
             now,
             settings: BTreeMap::new(),
             reply: None,
+            timezone: None,
         }
     }
 }

@@ -1,17 +1,18 @@
-//! A local stand-in for Wave's OAuth token endpoint and GraphQL API: a real
-//! HTTP server on 127.0.0.1 that the tests drive (tokens it accepts, errors
-//! it injects, customers and invoices it knows) and inspect (every call).
-#![allow(dead_code)] // each test binary uses a different subset
+//! A local stand-in for Wave's OAuth endpoints (authorize, token) and GraphQL API: a real
+//! HTTP server on 127.0.0.1 that the tests drive (tokens it accepts, errors it injects,
+//! customers and invoices it knows) and inspect (every call). The same file is the
+//! `wave-stand-in` example (`cargo run --example wave-stand-in`), seeded by [`seed_demo`].
+#![allow(dead_code)] // each test binary (and the example) uses a different subset
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
@@ -53,6 +54,8 @@ pub struct Wave {
     pub on_graphql: Option<Hook>,
     /// The business's name.
     pub business_name: String,
+    /// The business's time zone, as Wave reports it (`None`: Wave's `null`).
+    pub business_timezone: Option<String>,
     /// Customers by raw id.
     pub customers: HashMap<String, Value>,
     /// Invoices by raw id.
@@ -98,8 +101,13 @@ impl StandIn {
     }
 }
 
-/// Starts the stand-in on the current tokio runtime, accepting `access` and `refresh`.
+/// Starts the stand-in on a free port of 127.0.0.1, accepting `access` and `refresh`.
 pub async fn start(access: &str, refresh: &str) -> StandIn {
+    start_on("127.0.0.1:0", access, refresh).await
+}
+
+/// Starts the stand-in on `addr` on the current tokio runtime, accepting `access` and `refresh`.
+pub async fn start_on(addr: &str, access: &str, refresh: &str) -> StandIn {
     let wave = Arc::new(Mutex::new(Wave {
         valid_access: HashSet::from([access.to_owned()]),
         valid_refresh: refresh.to_owned(),
@@ -115,19 +123,45 @@ pub async fn start(access: &str, refresh: &str) -> StandIn {
         graphql_calls: Vec::new(),
         on_graphql: None,
         business_name: "Acme Plumbing".into(),
+        business_timezone: Some("America/Chicago".into()),
         customers: HashMap::new(),
         invoices: HashMap::new(),
         overdue: Vec::new(),
         redirect_uri: None,
     }));
     let app = Router::new()
+        .route("/oauth2/authorize/", get(authorize))
         .route("/oauth2/token/", post(token))
         .route("/graphql/public", post(graphql))
         .with_state(wave.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"));
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     StandIn { base, wave }
+}
+
+/// Wave's consent page, approved at once: back to `redirect_uri` with [`GOOD_CODE`] and the
+/// `state` it was given.
+async fn authorize(Query(query): Query<HashMap<String, String>>) -> Response {
+    let (Some(redirect), Some(state)) = (query.get("redirect_uri"), query.get("state")) else {
+        return oauth_error("invalid_request");
+    };
+    let state: String = form_urlencoded::byte_serialize(state.as_bytes()).collect();
+    let location = format!("{redirect}?code={GOOD_CODE}&state={state}");
+    (StatusCode::FOUND, [(axum::http::header::LOCATION, location)]).into_response()
+}
+
+/// Seeds what the README's demo needs for Wave's sample events (`wave send-test-event`): the
+/// sample's customer `123` with a mobile number, its overdue invoice `123`, and a paid one.
+pub fn seed_demo(standin: &StandIn) {
+    let business = "test-business-id";
+    standin.with(|w| {
+        w.business_name = "Acme Plumbing".into();
+        w.customers.insert("123".into(), customer_node(business, "123", "Dana Whitfield", Some("(415) 555-0123"), Some("415-555-0199")));
+        w.invoices.insert("123".into(), invoice_node(business, "123", "INV-0042", "OVERDUE", "200.00"));
+        w.invoices.insert("124".into(), invoice_node(business, "124", "INV-0043", "PAID", "0.00"));
+        w.overdue = vec!["123".into()];
+    });
 }
 
 fn oauth_error(code: &str) -> Response {
@@ -225,7 +259,7 @@ async fn graphql(State(wave): State<Arc<Mutex<Wave>>>, headers: HeaderMap, axum:
         return axum::Json(json!({"data": {"business": null}, "errors": [{"message": "no business", "path": ["business"], "extensions": {"code": "NOT_FOUND"}}]})).into_response();
     };
     let mut errors = Vec::new();
-    let mut node = json!({"id": base64::engine::general_purpose::STANDARD.encode(format!("Business:{business}")), "name": w.business_name});
+    let mut node = json!({"id": base64::engine::general_purpose::STANDARD.encode(format!("Business:{business}")), "name": w.business_name, "timezone": w.business_timezone});
     if query.contains("customer(id:") {
         let id = vars["customerId"].as_str().and_then(|c| raw_id(c, "Customer")).unwrap_or_default();
         node["customer"] = w.customers.get(&id).cloned().unwrap_or(Value::Null);

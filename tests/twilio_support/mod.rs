@@ -1,16 +1,16 @@
-//! A Twilio stand-in for the sender's tests: a real HTTP server on 127.0.0.1 that records every
-//! request and answers from a script, plus helpers to fill a store's outbox.
+//! The sender's test helpers: the Twilio stand-in (`tests/support/twilio_standin.rs`), test
+//! settings and clients, and helpers to fill a store's outbox.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::collections::{HashMap, VecDeque};
+#[path = "../support/twilio_standin.rs"]
+mod twilio_standin;
+#[allow(unused_imports)] // not every test binary uses the stand-in itself
+pub use twilio_standin::*;
+
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use ml_connector::config::TwilioMode;
 use ml_connector::model::Channel;
@@ -23,197 +23,11 @@ use ml_connector::store::sqlite::SqliteStore;
 use ml_connector::store::{
     CustomerNumbers, DispatchResult, InboxStore as _, Lease, MessageFilter, NewEvent, NewMessage, OutboxMessage, OutboxStore as _,
 };
-use serde_json::{Value, json};
 
 /// The account SID every test uses (`AC` + 32 hex digits, as the specs require).
 pub const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 /// The sender number.
 pub const FROM: &str = "+15005550006";
-
-/// One request the stand-in received.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    /// `GET` or `POST`.
-    pub method: String,
-    /// The path.
-    pub path: String,
-    /// Decoded query parameters.
-    pub query: Vec<(String, String)>,
-    /// Decoded form parameters.
-    pub form: Vec<(String, String)>,
-    /// The `Authorization` header.
-    pub auth: Option<String>,
-    /// When it arrived.
-    pub at: Instant,
-}
-
-impl Recorded {
-    /// A form or query parameter.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.form.iter().chain(&self.query).find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    /// `METHOD last-path-segment`, e.g. `POST Messages.json`.
-    pub fn short(&self) -> String {
-        let last = if self.path.starts_with("/v2/PhoneNumbers/") { "Lookup" } else { self.path.rsplit('/').next().unwrap_or("") };
-        format!("{} {last}", self.method)
-    }
-}
-
-/// A scripted answer to the next create (POST) request.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    /// HTTP status.
-    pub status: u16,
-    /// JSON body.
-    pub body: Value,
-    /// `Retry-After` header.
-    pub retry_after: Option<&'static str>,
-    /// Wait this long before answering (to provoke the client's timeout).
-    pub delay: Duration,
-}
-
-impl Reply {
-    /// A Twilio error body with `code` and `message`.
-    pub fn error(status: u16, code: i64, message: &str) -> Reply {
-        Reply {
-            status,
-            body: json!({"code": code, "message": message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status}),
-            retry_after: None,
-            delay: Duration::ZERO,
-        }
-    }
-
-    /// 201 with `sid`.
-    pub fn created(sid: &str) -> Reply {
-        Reply { status: 201, body: json!({"sid": sid, "status": "queued"}), retry_after: None, delay: Duration::ZERO }
-    }
-}
-
-/// The stand-in's state.
-#[derive(Default)]
-pub struct Twilio {
-    /// Every request, in arrival order.
-    pub requests: Mutex<Vec<Recorded>>,
-    /// Answers for the next POSTs; when empty, 201 with a fresh SID.
-    pub script: Mutex<VecDeque<Reply>>,
-    /// Lookups answers by E.164 number; default valid mobile.
-    pub lookups: Mutex<HashMap<String, Value>>,
-    /// The answer to list requests (ambiguous-send reconciliation).
-    pub list: Mutex<Value>,
-    counter: Mutex<u32>,
-}
-
-impl Twilio {
-    /// Starts the stand-in; returns its base URL.
-    pub async fn start() -> (Arc<Twilio>, String) {
-        let state = Arc::new(Twilio { list: Mutex::new(json!({"messages": [], "calls": []})), ..Twilio::default() });
-        let app = axum::Router::new().fallback(handle).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (state, format!("http://{addr}"))
-    }
-
-    /// Queues scripted answers for the next POSTs.
-    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
-        self.script.lock().unwrap().extend(replies);
-    }
-
-    /// Sets the Lookups answer for `number`.
-    pub fn lookup(&self, number: &str, answer: Value) {
-        self.lookups.lock().unwrap().insert(number.to_owned(), answer);
-    }
-
-    /// Every request so far.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    /// `METHOD resource` of every request, in order.
-    pub fn shorts(&self) -> Vec<String> {
-        self.requests().iter().map(Recorded::short).collect()
-    }
-
-    /// The create (POST) requests.
-    pub fn posts(&self) -> Vec<Recorded> {
-        self.requests().into_iter().filter(|r| r.method == "POST").collect()
-    }
-}
-
-async fn handle(State(tw): State<Arc<Twilio>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let rec = Recorded {
-        method: method.to_string(),
-        path: percent_decode(uri.path()),
-        query: decode_form(uri.query().unwrap_or("")),
-        form: decode_form(std::str::from_utf8(&body).unwrap_or("")),
-        auth: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned),
-        at: Instant::now(),
-    };
-    tw.requests.lock().unwrap().push(rec.clone());
-    if let Some(number) = rec.path.strip_prefix("/v2/PhoneNumbers/") {
-        let answer = tw.lookups.lock().unwrap().get(number).cloned().unwrap_or_else(|| {
-            json!({"phone_number": number, "valid": true, "validation_errors": [], "line_type_intelligence": {"type": "mobile", "carrier_name": "Stand-in Mobile"}})
-        });
-        return (StatusCode::OK, axum::Json(answer)).into_response();
-    }
-    if method == Method::GET {
-        return (StatusCode::OK, axum::Json(tw.list.lock().unwrap().clone())).into_response();
-    }
-    let reply = tw.script.lock().unwrap().pop_front();
-    let reply = reply.unwrap_or_else(|| {
-        let mut n = tw.counter.lock().unwrap();
-        *n += 1;
-        let prefix = if rec.path.ends_with("Calls.json") { "CA" } else { "SM" };
-        Reply::created(&format!("{prefix}{:032x}", *n))
-    });
-    if !reply.delay.is_zero() {
-        tokio::time::sleep(reply.delay).await;
-    }
-    let mut response = (StatusCode::from_u16(reply.status).unwrap(), axum::Json(reply.body)).into_response();
-    if let Some(v) = reply.retry_after {
-        response.headers_mut().insert("retry-after", v.parse().unwrap());
-    }
-    response
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    Err(_) => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn decode_form(text: &str) -> Vec<(String, String)> {
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
-        })
-        .collect()
-}
 
 /// The Twilio sink's and the sink driver's settings, as the tests set them.
 pub struct SenderSettings {
@@ -239,7 +53,7 @@ pub fn settings(mode: TwilioMode) -> SenderSettings {
         },
         driver: DriverSettings {
             quiet_hours: None,
-            offset: chrono::FixedOffset::east_opt(0).unwrap(),
+            timezone: ml_connector::timezone::Timezone::utc(),
             messages_per_second: None,
             max_retries: 3,
             backoff: Backoff { base: Duration::from_millis(5), cap: Duration::from_millis(50) },
@@ -300,7 +114,6 @@ pub async fn complete(store: &SqliteStore, event_id: &str, result: DispatchResul
 /// Stores event `event_id` and dispatches `messages` for it, with the customer's numbers.
 /// Returns the new outbox ids in message order.
 pub async fn dispatch(store: &SqliteStore, event_id: &str, customer: CustomerNumbers, messages: &[(Channel, &str, &str)]) -> Vec<i64> {
-    store.insert_events(vec![event(event_id, "invoice.overdue")]).await.unwrap();
     let result = DispatchResult {
         messages: messages
             .iter()
@@ -317,6 +130,13 @@ pub async fn dispatch(store: &SqliteStore, event_id: &str, customer: CustomerNum
         customer,
         ..DispatchResult::default()
     };
+    dispatch_result(store, event_id, result).await
+}
+
+/// Stores event `event_id` and commits `result` as its dispatch. Returns the new outbox ids in
+/// message order.
+pub async fn dispatch_result(store: &SqliteStore, event_id: &str, result: DispatchResult) -> Vec<i64> {
+    store.insert_events(vec![event(event_id, "invoice.overdue")]).await.unwrap();
     complete(store, event_id, result).await;
     let filter = MessageFilter { event_id: Some(event_id.into()), limit: 10_000, ..MessageFilter::default() };
     let mut ids: Vec<i64> = store.list_messages(&filter).await.unwrap().into_iter().map(|m| m.row.id).collect();

@@ -1,31 +1,35 @@
-//! Which plugins the configuration loads: every built-in when `[[plugins]]` is empty, else the
-//! listed ones that are enabled (built-ins by name, `.wasm` files by path).
+//! Which plugins the configuration loads ([`plugin_plan::plan`]: every built-in unless switched
+//! off, plus `.wasm` files listed in `[[plugins]]`), loaded, each one loaded or left out logged
+//! with the reason.
 
-use std::path::PathBuf;
-use std::time::Duration;
+use crate::config::{Config, ConfigError};
+use crate::plugin_plan::{self, PlannedSource};
+use crate::runtime::{LoadError, Plugin, Runtime, RuntimeOptions};
 
-use crate::builtin;
-use crate::config::{Config, PluginSource};
-use crate::runtime::{Limits, LoadError, Plugin, Runtime, RuntimeOptions};
-
-/// Why the configured plugins could not be loaded.
+/// Why the configured plugins could not be loaded. Errors about a listed plugin name the config
+/// file and key.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginsError {
-    /// A `[[plugins]] name` is not a built-in.
-    #[error("[[plugins]] name = {name:?} is not a built-in plugin (known: {known})")]
-    UnknownBuiltin {
-        /// The name asked for.
-        name: String,
-        /// The built-ins, comma separated.
-        known: String,
-    },
+    /// The `[[plugins]]` list is wrong (e.g. an unknown built-in).
+    #[error(transparent)]
+    Plan(#[from] ConfigError),
     /// A `[[plugins]] path` cannot be read.
-    #[error("cannot read plugin {}: {cause}", path.display())]
+    #[error("{at}: cannot read plugin {path}: {cause}")]
     Read {
+        /// The config file and key that listed it.
+        at: String,
         /// The file.
-        path: PathBuf,
+        path: String,
         /// Why.
         cause: std::io::Error,
+    },
+    /// A listed component failed to load.
+    #[error("{at}: {cause}")]
+    Listed {
+        /// The config file and key that listed it.
+        at: String,
+        /// Why.
+        cause: LoadError,
     },
     /// A component failed to load.
     #[error(transparent)]
@@ -42,34 +46,25 @@ pub async fn load_blocking(config: &Config) -> Result<Vec<Plugin>, PluginsError>
     tokio::task::spawn_blocking(move || load(&config)).await.map_err(|e| PluginsError::Task(e.to_string()))?
 }
 
-/// The configured plugins (all built-ins when none are configured), enabled ones only.
+/// The plugins the configuration runs, loaded.
 pub fn load(config: &Config) -> Result<Vec<Plugin>, PluginsError> {
     let runtime = Runtime::new(&RuntimeOptions { cache_dir: Some(config.store.resolved_cache_dir()), ..RuntimeOptions::default() })?;
     let mut plugins = Vec::new();
-    if config.plugins.is_empty() {
-        for b in builtin::all() {
-            plugins.push(runtime.load(b.name, b.wasm, Limits::default(), Default::default())?);
+    for planned in plugin_plan::plan(config)? {
+        if !planned.enabled {
+            tracing::info!(plugin = %planned.name, why = %planned.why, "Plugin not loaded.");
+            continue;
         }
-    }
-    for entry in config.plugins.iter().filter(|p| p.enabled) {
-        let limits = Limits { deadline: Duration::from_millis(entry.deadline_ms), memory_bytes: (entry.memory_mib as usize) << 20 };
-        let plugin = match &entry.source {
-            PluginSource::Builtin(name) => {
-                let b = builtin::find(name).ok_or_else(|| PluginsError::UnknownBuiltin {
-                    name: name.clone(),
-                    known: builtin::all().iter().map(|b| b.name).collect::<Vec<_>>().join(", "),
-                })?;
-                runtime.load(b.name, b.wasm, limits, entry.settings.clone())?
-            }
-            PluginSource::File(path) => {
-                let wasm = std::fs::read(path).map_err(|cause| PluginsError::Read { path: path.clone(), cause })?;
-                runtime.load(&path.display().to_string(), &wasm, limits, entry.settings.clone())?
+        let at = || format!("{}: `{}.path`", config.file.display(), planned.key.as_deref().unwrap_or("plugins"));
+        let plugin = match &planned.source {
+            PlannedSource::Builtin(b) => runtime.load(b.name, b.wasm, planned.limits, planned.settings.clone())?,
+            PlannedSource::File(path) => {
+                let wasm = std::fs::read(path).map_err(|cause| PluginsError::Read { at: at(), path: path.display().to_string(), cause })?;
+                runtime.load(&planned.name, &wasm, planned.limits, planned.settings.clone()).map_err(|cause| PluginsError::Listed { at: at(), cause })?
             }
         };
+        tracing::info!(plugin = plugin.name(), why = %planned.why, subscribes = %plugin.manifest().subscribes.join(","), "Plugin loaded.");
         plugins.push(plugin);
-    }
-    for p in &plugins {
-        tracing::info!(plugin = p.name(), subscribes = %p.manifest().subscribes.join(","), "Plugin loaded.");
     }
     Ok(plugins)
 }

@@ -91,11 +91,15 @@ pub async fn run(config: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitC
                 a.series,
                 a.kind,
                 a.request_path(),
-                a.http_status.map_or("no answer".to_owned(), |s| s.to_string()),
+                a.http_status.map_or_else(|| if a.kind == "dry-run" { "not sent".to_owned() } else { "no answer".to_owned() }, |s| s.to_string()),
                 a.sid.as_deref().unwrap_or(""),
                 a.error_message.as_deref().map(|e| format!(" {e}")).unwrap_or_default(),
                 a.latency_ms,
             );
+            // The exact form sent (or, in dry-run, that would have been): To, From, Body, Twiml...
+            for (name, value) in a.request_form() {
+                println!("        {name}: {value:?}");
+            }
         }
         for h in history {
             println!("    status  {} {}{}", time(h.at), h.status, h.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default());
@@ -123,6 +127,13 @@ impl Attempt {
             .and_then(|v| Some(format!("{} {}", v["method"].as_str()?, v["path"].as_str()?)))
             .unwrap_or_default()
     }
+
+    /// The form fields of the recorded request, in order.
+    fn request_form(&self) -> Vec<(String, String)> {
+        let request = serde_json::from_str::<Value>(&self.request).unwrap_or_default();
+        let Some(form) = request.get("form").and_then(Value::as_object) else { return Vec::new() };
+        form.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
+    }
 }
 
 /// One message with its attempts and history as JSON.
@@ -141,6 +152,7 @@ pub fn message_json(m: &OutboxMessage, attempts: &[Attempt], history: &[HistoryR
         "error_code": m.error_code,
         "error_message": m.error_message,
         "series": m.series,
+        // Send attempts in the current series (a dry run counts as one); `requests` lists them all.
         "attempts": m.attempts,
         "not_before": m.row.not_before.map(time),
         "next_attempt_at": m.next_attempt_at.map(time),

@@ -4,12 +4,13 @@ mod audit;
 mod common;
 mod events;
 mod messages;
+mod optouts;
 mod plugin;
 mod secrets;
 mod serve;
 mod wave;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +52,9 @@ pub enum Command {
     /// Re-queue failed or undeliverable messages.
     #[command(subcommand)]
     Messages(messages::MessagesCommand),
+    /// List and clear opt-outs by hand (recorded with who and when).
+    #[command(subcommand)]
+    Optouts(optouts::OptoutsCommand),
 }
 
 /// Runs a parsed command line; the exit code says whether it succeeded.
@@ -64,12 +68,16 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve => serve::run(config).await,
         // Plugins run on the blocking pool: WASI's blocking calls may not run on an async worker.
-        Command::Plugin(cmd) => tokio::task::spawn_blocking(move || plugin::run(cmd)).await?,
+        Command::Plugin(cmd) => {
+            let config = config.map(Path::to_path_buf);
+            tokio::task::spawn_blocking(move || plugin::run(config.as_deref(), cmd)).await?
+        }
         Command::Secrets(cmd) => secrets::run(config, cmd).await,
         Command::Events(cmd) => events::run_events(config, cmd).await,
         Command::Outbox(cmd) => events::run_outbox(config, cmd).await,
         Command::Wave(cmd) => wave::run(config, cmd).await,
         Command::Audit(args) => audit::run(config, args).await,
         Command::Messages(cmd) => messages::run(config, cmd).await,
+        Command::Optouts(cmd) => optouts::run(config, cmd).await,
     }
 }

@@ -1,15 +1,15 @@
 //! `ml-connector plugin run|list|inspect`: the SDK harness on the command line.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Subcommand;
 
-use crate::builtin;
 use crate::harness::{self, Harness, HarnessError};
+use crate::plugin_plan::{self, PlannedSource};
 use crate::runtime::Limits;
 
 /// Plugin commands.
@@ -36,7 +36,8 @@ pub enum PluginCommand {
         #[arg(long, default_value_t = 16)]
         memory_mib: usize,
     },
-    /// List the default plugins and what they subscribe to.
+    /// List the plugins the configuration would load (and those it leaves out), why, and what
+    /// each subscribes to.
     List,
     /// Print a plugin's manifest and the WIT version it was built for as JSON.
     Inspect {
@@ -51,8 +52,8 @@ fn parse_setting(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
 }
 
-/// Runs a plugin command.
-pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
+/// Runs a plugin command; `list` reads the configuration at `config_path`.
+pub fn run(config_path: Option<&Path>, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     let harness = Harness::new()?;
     match cmd {
         PluginCommand::Run { plugin, event, context, settings, deadline_ms, memory_mib } => {
@@ -84,11 +85,22 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             }
         }
         PluginCommand::List => {
-            for b in builtin::all() {
-                let plugin = harness.load(b.name, Limits::default(), BTreeMap::new())?;
+            let config = super::common::load_config(config_path)?;
+            for planned in plugin_plan::plan(&config)? {
+                if !planned.enabled {
+                    println!("{:<18} not loaded: {}", planned.name, planned.why);
+                    continue;
+                }
+                let plugin = match &planned.source {
+                    PlannedSource::Builtin(b) => harness.load(b.name, planned.limits, planned.settings.clone())?,
+                    PlannedSource::File(path) => harness
+                        .load(&path.display().to_string(), planned.limits, planned.settings.clone())
+                        .with_context(|| format!("{}: `{}.path`", config.file.display(), planned.key.as_deref().unwrap_or("plugins")))?,
+                };
                 let m = plugin.manifest();
                 println!("{:<18} {:<8} wit {:<6} {}", m.name, m.version, plugin.contract_version(), m.subscribes.join(", "));
                 println!("{:<18} {:<8} {:<10} {}", "", "", "", m.description);
+                println!("{:<18} {:<8} {:<10} loaded: {}", "", "", "", planned.why);
             }
             Ok(ExitCode::SUCCESS)
         }

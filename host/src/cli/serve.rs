@@ -19,25 +19,22 @@ pub async fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let listen = config.server.listen;
     let app = App::build(config, store, key).await?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    app.run(listener, shutdown_signal()).await?;
+    let shutdown = shutdown_signal().context("cannot handle SIGTERM and SIGINT")?;
+    app.run(listener, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGTERM or Ctrl-C (SIGINT). The handlers are registered when this is called, not
+/// when the future is first polled, so a signal sent as soon as "Listening" is logged is caught.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
-    tracing::info!("Shutdown requested.");
+        tracing::info!("Shutdown requested.");
+    })
 }

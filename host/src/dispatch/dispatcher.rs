@@ -130,6 +130,8 @@ impl Dispatcher {
         if let Some(c) = &context.customer {
             result.customer = CustomerNumbers { mobile: c.mobile.clone(), phone: c.phone.clone() };
         }
+        // And the business's time zone, which the sink driver reads quiet hours in.
+        result.timezone = context.timezone.clone();
         for run in run_plugins(&self.plugins, event, context) {
             let plugin = run.plugin.name().to_string();
             let label = PluginLabel { plugin: plugin.clone() };

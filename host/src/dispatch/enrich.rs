@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{FixedOffset, SecondsFormat, Utc};
+use chrono::Utc;
 
 use crate::model::{Context, Event};
+use crate::timezone::Timezone;
 
 /// Why a context could not be built right now. The event stays pending and is retried; nothing
 /// is dropped.
@@ -60,22 +61,21 @@ impl Enrichers {
 }
 
 /// Context with only the clock: the business's local time.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ClockOnly {
-    /// The business's UTC offset.
-    pub offset: FixedOffset,
+    /// The configured time zone.
+    pub timezone: Timezone,
 }
 
 impl ClockOnly {
     /// The business clock of `[twilio] timezone` (UTC when unset).
     pub fn from_config(config: &crate::config::Config) -> Self {
-        let offset = config.twilio.timezone.as_ref().map_or(FixedOffset::east_opt(0).expect("UTC"), |tz| tz.offset());
-        ClockOnly { offset }
+        ClockOnly { timezone: config.twilio.timezone.clone().unwrap_or_else(Timezone::utc) }
     }
 
     /// The context every enricher starts from: the business clock, nothing looked up.
     pub fn bare(&self) -> Context {
-        Context::bare(Utc::now().with_timezone(&self.offset).to_rfc3339_opts(SecondsFormat::Secs, true))
+        Context::bare(self.timezone.rfc3339(Utc::now()))
     }
 }
 

@@ -203,8 +203,7 @@ impl Runtime {
             Some(cache) => cache.load_or_compile(&self.engine, wasm),
             None => Component::new(&self.engine, wasm).map(|c| (c, CacheOutcome::Compiled)),
         };
-        let (component, outcome) =
-            compiled.map_err(|e| LoadError::Compile { plugin: label.into(), reason: format!("{e:#}") })?;
+        let (component, outcome) = compiled.map_err(|e| LoadError::Compile { plugin: label.into(), reason: compile_reason(wasm, &e) })?;
         tracing::debug!(plugin = label, ?outcome, "Plugin component ready.");
         let Some(version) = Version::of(&component) else {
             let known: Vec<&str> = Version::ALL.iter().map(|v| v.handler_export()).collect();
@@ -371,4 +370,13 @@ impl ReusableInstance {
         let result = self.bindings.handle(&mut self.store, event, context, &self.settings)?;
         Ok(result.map(|actions| actions.len()))
     }
+}
+
+/// Why bytes did not compile, on one line: a file that is not WebAssembly at all says so
+/// instead of the parser's byte dump.
+fn compile_reason(wasm: &[u8], error: &wasmtime::Error) -> String {
+    if !wasm.starts_with(b"\0asm") {
+        return "not a WebAssembly file (it does not start with the \\0asm magic bytes)".into();
+    }
+    format!("{error:#}").split_whitespace().collect::<Vec<_>>().join(" ")
 }

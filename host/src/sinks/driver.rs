@@ -12,7 +12,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt as _;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Notify, watch};
@@ -22,6 +22,7 @@ use super::retry::{Backoff, MAX_DELAY};
 use super::{Resolution, Sink, SinkError};
 use crate::config::{Config, QuietHours};
 use crate::model::Recipient;
+use crate::timezone::Timezone;
 use crate::store::{Attempt, Lease, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore, StoreError};
 
 /// Rows claimed per store round trip when no rate limit applies.
@@ -34,8 +35,9 @@ const STORE_RETRY: Duration = Duration::from_secs(2);
 pub struct DriverSettings {
     /// Quiet hours for customer messages.
     pub quiet_hours: Option<QuietHours>,
-    /// The business's UTC offset, which quiet hours are read in.
-    pub offset: FixedOffset,
+    /// The configured time zone quiet hours are read in, for messages whose business's own
+    /// time zone is unknown.
+    pub timezone: Timezone,
     /// Sends per second; `None` turns the limiter off (benchmarks only).
     pub messages_per_second: Option<NonZeroU32>,
     /// Retries after a retryable failure.
@@ -55,7 +57,7 @@ impl DriverSettings {
         let t = &config.twilio;
         DriverSettings {
             quiet_hours: t.quiet_hours,
-            offset: t.timezone.as_ref().map_or(FixedOffset::east_opt(0).expect("UTC"), |tz| tz.offset()),
+            timezone: t.timezone.clone().unwrap_or_else(Timezone::utc),
             messages_per_second: NonZeroU32::new(t.messages_per_second),
             max_retries: t.max_retries,
             backoff: Backoff { base: Duration::from_millis(t.retry_base_ms), cap: MAX_DELAY },
@@ -210,7 +212,12 @@ impl SinkDriver {
                 error_message: None,
                 latency_ms: 0,
             });
-            let update = MessageUpdate { to_number: Some(to), history: Some("dry run: recorded, not sent".into()), ..base_update(&m, OutboxStatus::DryRun) };
+            let update = MessageUpdate {
+                attempts: m.attempts + 1,
+                to_number: Some(to),
+                history: Some("dry run: recorded, not sent".into()),
+                ..base_update(&m, OutboxStatus::DryRun)
+            };
             self.store.update_message(&self.lease, &update, &log).await?;
             return Ok(());
         }
@@ -251,10 +258,13 @@ impl SinkDriver {
     /// Defers a message inside the quiet window to its end; `true` when it did.
     async fn defer_in_quiet_hours(&self, m: &OutboxMessage) -> Result<bool, StoreError> {
         let Some(window) = self.settings.quiet_hours else { return Ok(false) };
-        let Some(until) = quiet_until(window, self.settings.offset, Utc::now()) else { return Ok(false) };
+        // The business's own time zone, kept with the row at dispatch, else the configured one.
+        let timezone = m.timezone.as_deref().and_then(|tz| Timezone::parse(tz).ok());
+        let timezone = timezone.as_ref().unwrap_or(&self.settings.timezone);
+        let Some(until) = quiet_until(window, timezone, Utc::now()) else { return Ok(false) };
         let update = MessageUpdate {
             next_attempt_at: Some(until),
-            history: Some(format!("deferred by quiet hours until {}", until.with_timezone(&self.settings.offset).to_rfc3339())),
+            history: Some(format!("deferred by quiet hours until {} ({timezone})", timezone.rfc3339(until))),
             ..base_update(m, OutboxStatus::Pending)
         };
         self.store.update_message(&self.lease, &update, &[]).await?;

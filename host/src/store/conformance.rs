@@ -52,6 +52,7 @@ macro_rules! conformance_suite {
             a_reply_is_linked_to_the_last_message_sent_to_its_sender_once,
             stop_opts_the_sender_out_and_start_clears_it,
             lookups_are_cached_and_replaced,
+            clearing_an_opt_out_by_hand_removes_it_and_records_who_and_when,
         );
     };
     (@tests $fresh:path; $($name:ident),+ $(,)?) => {
@@ -696,4 +697,22 @@ pub(crate) async fn lookups_are_cached_and_replaced(store: Arc<dyn Store>) {
     let second = LookupRecord { line_type: Some("landline".into()), fetched_at: at(60), ..first.clone() };
     store.put_lookup(&second).await.unwrap();
     assert_eq!(store.get_lookup("+14155550100").await.unwrap(), Some(second));
+}
+
+pub(crate) async fn clearing_an_opt_out_by_hand_removes_it_and_records_who_and_when(store: Arc<dyn Store>) {
+    let (stop, later) = (at(0), at(3600));
+    store.record_opt_out("+14155550100", "replied STOP", stop).await.unwrap();
+    store.record_opt_out("+14155550101", "Twilio 21610", later).await.unwrap();
+    let listed: Vec<String> = store.list_opt_outs().await.unwrap().into_iter().map(|o| o.number).collect();
+    assert_eq!(listed, ["+14155550101", "+14155550100"]);
+    let cleared = store.clear_opt_out_by_hand("+14155550100", "alice", later).await.unwrap().unwrap();
+    assert_eq!((cleared.by.as_str(), cleared.at, cleared.cleared.at), ("alice", later, stop));
+    assert_eq!(cleared.cleared.reason, "replied STOP");
+    assert!(!store.is_opted_out("+14155550100").await.unwrap());
+    assert!(store.is_opted_out("+14155550101").await.unwrap());
+    assert_eq!(store.list_opt_out_clearances(None, 10).await.unwrap(), vec![cleared.clone()]);
+    assert_eq!(store.list_opt_out_clearances(Some("+14155550101"), 10).await.unwrap(), vec![]);
+    // Not opted out (any more): nothing is recorded.
+    assert_eq!(store.clear_opt_out_by_hand("+14155550100", "bob", later).await.unwrap(), None);
+    assert_eq!(store.list_opt_out_clearances(None, 10).await.unwrap().len(), 1);
 }

@@ -132,6 +132,9 @@ pub struct DispatchResult {
     /// The event customer's numbers from the context, kept with each new outbox row so the
     /// sender can resolve the `customer` recipient.
     pub customer: CustomerNumbers,
+    /// The business's own time zone, when the source reported one (an IANA name), kept with
+    /// each new outbox row so quiet hours are read in it.
+    pub timezone: Option<String>,
 }
 
 /// The customer's numbers as the context had them at dispatch (E.164 when the enricher

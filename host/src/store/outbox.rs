@@ -84,6 +84,8 @@ pub struct OutboxMessage {
     pub row: OutboxRow,
     /// The customer's numbers at dispatch.
     pub customer: CustomerNumbers,
+    /// The business's time zone at dispatch, when known.
+    pub timezone: Option<String>,
     /// Attempt series: 1, plus one per replay.
     pub series: u32,
     /// Send attempts (requests that count against the retry budget) in the current series.

@@ -55,8 +55,8 @@ impl TwilioSettings {
         TwilioSettings {
             mode: t.mode,
             identity: Identity {
-                // Dry-run may run without an account; the recorded path shows the placeholder.
-                account_sid: t.account_sid.clone().unwrap_or_else(|| "AC_unset".into()),
+                // Dry-run may run without an account; the recorded path says so.
+                account_sid: t.account_sid.clone().unwrap_or_else(|| "(not configured)".into()),
                 from: t.from.clone(),
                 messaging_service_sid: t.messaging_service_sid.clone(),
                 status_callback: format!("{}/webhooks/twilio/status", config.server.resolved_public_url().trim_end_matches('/')),

@@ -100,6 +100,30 @@ pub struct LookupRecord {
     pub fetched_at: DateTime<Utc>,
 }
 
+/// An opted-out number (a STOP reply, or Twilio's 21610).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptOut {
+    /// The E.164 number.
+    pub number: String,
+    /// When it opted out.
+    pub at: DateTime<Utc>,
+    /// Why, e.g. the reply that opted it out.
+    pub reason: String,
+}
+
+/// An opt-out cleared by an operator (`ml-connector optouts clear`), kept for the audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptOutClearance {
+    /// The E.164 number.
+    pub number: String,
+    /// Who cleared it (`--by`, else the OS user).
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The opt-out that was cleared.
+    pub cleared: OptOut,
+}
+
 /// What the Twilio sink keeps beside the outbox. Every backend implements it.
 #[async_trait]
 pub trait TwilioStore: Send + Sync {
@@ -133,4 +157,14 @@ pub trait TwilioStore: Send + Sync {
 
     /// Caches a Lookups answer (replacing an older one).
     async fn put_lookup(&self, record: &LookupRecord) -> Result<()>;
+
+    /// Every opted-out number, most recent first.
+    async fn list_opt_outs(&self) -> Result<Vec<OptOut>>;
+
+    /// Clears `number`'s opt-out on an operator's word and records who and when, in one
+    /// transaction. `None` (and nothing recorded) if the number was not opted out.
+    async fn clear_opt_out_by_hand(&self, number: &str, by: &str, at: DateTime<Utc>) -> Result<Option<OptOutClearance>>;
+
+    /// Opt-outs cleared by hand, newest first, for one number or all; at most `limit`.
+    async fn list_opt_out_clearances(&self, number: Option<&str>, limit: usize) -> Result<Vec<OptOutClearance>>;
 }

@@ -1,27 +1,35 @@
 //! [`WaveEnricher`]: the context plugins see, looked up in Wave's GraphQL API
-//! with one query per event (business name, customer, invoice), phone numbers
-//! normalized to E.164, and a short per-customer/per-invoice cache that
-//! `customer.updated` and `invoice.*` events invalidate for their id.
+//! with one query per event (business name and time zone, customer, invoice),
+//! phone numbers normalized to E.164, and a short per-customer/per-invoice cache,
+//! bounded in size and time (moka), that `customer.updated` and `invoice.*`
+//! events invalidate for their id. The plugins' clock (`context.now`) runs in
+//! the business's own time zone when Wave reports one, else in the configured one.
 //!
 //! Estimates: Wave's schema has no `business.estimate` lookup, so an
 //! estimate's data comes from the webhook payload and only the business and
 //! customer are looked up.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use moka::sync::Cache as Moka;
+use serde_json::{Value, json};
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
 
 use crate::dispatch::enrich::{ClockOnly, EnrichError, Enricher, Enrichers};
 use crate::model::{Context, Customer, Estimate, Event, Invoice, Money};
 use crate::sources::wave::graphql::{self, CustomerNode, GraphQlClient, GraphQlError, InvoiceNode, MoneyNode};
 use crate::sources::wave::ids;
 use crate::sources::wave::oauth::WaveOAuth;
+use crate::timezone::Timezone;
 
-/// How long a looked-up customer, invoice or business name is reused.
+/// How long a looked-up customer, invoice or business is reused.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// How many businesses, customers and invoices (each) the cache keeps at most.
+pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 
 /// Normalizes a phone number as typed to E.164 with `region` for numbers
 /// written without a country code; the error says why it cannot be.
@@ -42,21 +50,30 @@ pub fn region(code: &str) -> Option<phonenumber::country::Id> {
     code.parse().ok()
 }
 
-struct Cached<T> {
-    at: Instant,
-    value: T,
+/// What the context takes from Wave's business: its name and time zone.
+#[derive(Debug, Clone)]
+struct Business {
+    name: String,
+    timezone: Option<Timezone>,
 }
 
-#[derive(Default)]
+/// Looked-up objects by (business, raw id), each kind bounded in size, each entry for a TTL.
 struct Cache {
-    businesses: HashMap<String, Cached<String>>,
-    customers: HashMap<(String, String), Cached<Customer>>,
-    invoices: HashMap<(String, String), Cached<Invoice>>,
+    businesses: Moka<String, Business>,
+    customers: Moka<(String, String), Customer>,
+    invoices: Moka<(String, String), Invoice>,
 }
 
 impl Cache {
-    fn fresh<'a, K: std::hash::Hash + Eq, T>(map: &'a HashMap<K, Cached<T>>, key: &K, ttl: Duration) -> Option<&'a T> {
-        map.get(key).filter(|c| c.at.elapsed() < ttl).map(|c| &c.value)
+    fn new(capacity: u64, ttl: Duration) -> Self {
+        fn build<K, V>(capacity: u64, ttl: Duration) -> Moka<K, V>
+        where
+            K: std::hash::Hash + Eq + Send + Sync + 'static,
+            V: Clone + Send + Sync + 'static,
+        {
+            Moka::builder().max_capacity(capacity).time_to_live(ttl).build()
+        }
+        Cache { businesses: build(capacity, ttl), customers: build(capacity, ttl), invoices: build(capacity, ttl) }
     }
 }
 
@@ -65,18 +82,18 @@ impl Cache {
 pub struct WaveEnricher {
     client: Arc<GraphQlClient>,
     oauth: Arc<WaveOAuth>,
-    clock: ClockOnly,
+    timezone: Timezone,
     region: phonenumber::country::Id,
     default_business: Option<String>,
-    ttl: Duration,
-    cache: Mutex<Cache>,
+    cache: Cache,
     queries: std::sync::atomic::AtomicU64,
 }
 
 impl WaveEnricher {
     /// An enricher querying through `client` with the connection `oauth`. `clock` is the
-    /// business clock; `region` reads numbers without a country code; `default_business` is used
-    /// for events that carry no business id (else the business the user connected).
+    /// business clock until Wave reports the business's own time zone; `region` reads numbers
+    /// without a country code; `default_business` is used for events that carry no business id
+    /// (else the business the user connected).
     pub fn new(
         client: Arc<GraphQlClient>,
         oauth: Arc<WaveOAuth>,
@@ -87,19 +104,23 @@ impl WaveEnricher {
         WaveEnricher {
             client,
             oauth,
-            clock,
+            timezone: clock.timezone,
             region,
             default_business,
-            ttl: DEFAULT_CACHE_TTL,
-            cache: Mutex::new(Cache::default()),
+            cache: Cache::new(DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL),
             queries: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
-    /// The same enricher with another cache lifetime.
-    pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
+    /// The same enricher with another cache size (per kind) and lifetime; the cache starts empty.
+    pub fn with_cache(mut self, capacity: u64, ttl: Duration) -> Self {
+        self.cache = Cache::new(capacity, ttl);
         self
+    }
+
+    /// The same enricher with another cache lifetime (and the default size).
+    pub fn with_cache_ttl(self, ttl: Duration) -> Self {
+        self.with_cache(DEFAULT_CACHE_CAPACITY, ttl)
     }
 
     /// How many GraphQL queries this enricher has sent.
@@ -179,10 +200,33 @@ fn estimate_from_payload(data: &Value) -> Option<Estimate> {
     })
 }
 
+impl WaveEnricher {
+    /// The business's name and time zone from a GraphQL `business` node.
+    fn business_from(&self, node: &Value) -> Business {
+        let timezone = node.get("timezone").and_then(Value::as_str).filter(|tz| !tz.is_empty()).and_then(|tz| match Timezone::parse(tz) {
+            Ok(tz) => Some(tz),
+            Err(reason) => {
+                tracing::warn!(timezone = tz, reason, "Wave business time zone is not usable; the configured one is used.");
+                None
+            }
+        });
+        Business { name: node.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(), timezone }
+    }
+
+    /// The context with the clock in the business's time zone, when known.
+    fn finish(&self, mut context: Context, business: Option<Business>) -> Context {
+        let timezone = business.as_ref().and_then(|b| b.timezone.clone());
+        context.now = timezone.as_ref().unwrap_or(&self.timezone).rfc3339(Utc::now());
+        context.timezone = timezone.map(|tz| tz.as_str().to_owned());
+        context.business_name = business.map(|b| b.name).unwrap_or_default();
+        context
+    }
+}
+
 #[async_trait]
 impl Enricher for WaveEnricher {
     async fn context(&self, event: &Event, _all: &Enrichers) -> Result<Context, EnrichError> {
-        let mut context = self.clock.bare();
+        let mut context = Context::bare(self.timezone.rfc3339(Utc::now()));
         let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
         if event.kind.starts_with("estimate.") {
             context.estimate = estimate_from_payload(&data);
@@ -197,28 +241,23 @@ impl Enricher for WaveEnricher {
         let customer_id = text(&data, "customer_id");
         let invoice_id = text(&data, "invoice_id");
 
-        let (mut name, mut customer, mut invoice) = {
-            let mut cache = self.cache.lock().expect("cache lock");
-            // A change event for an id makes what we cached for it stale.
-            if let Some(id) = &customer_id
-                && event.kind == "customer.updated"
-            {
-                cache.customers.remove(&(business.clone(), id.clone()));
-            }
-            if let Some(id) = &invoice_id
-                && event.kind.starts_with("invoice.")
-            {
-                cache.invoices.remove(&(business.clone(), id.clone()));
-            }
-            (
-                Cache::fresh(&cache.businesses, &business, self.ttl).cloned(),
-                customer_id.as_ref().and_then(|id| Cache::fresh(&cache.customers, &(business.clone(), id.clone()), self.ttl).cloned()),
-                invoice_id.as_ref().and_then(|id| Cache::fresh(&cache.invoices, &(business.clone(), id.clone()), self.ttl).cloned()),
-            )
-        };
+        // A change event for an id makes what we cached for it stale.
+        if let Some(id) = &customer_id
+            && event.kind == "customer.updated"
+        {
+            self.cache.customers.invalidate(&(business.clone(), id.clone()));
+        }
+        if let Some(id) = &invoice_id
+            && event.kind.starts_with("invoice.")
+        {
+            self.cache.invoices.invalidate(&(business.clone(), id.clone()));
+        }
+        let mut known = self.cache.businesses.get(&business);
+        let mut customer = customer_id.as_ref().and_then(|id| self.cache.customers.get(&(business.clone(), id.clone())));
+        let mut invoice = invoice_id.as_ref().and_then(|id| self.cache.invoices.get(&(business.clone(), id.clone())));
         let need_customer = customer_id.is_some() && customer.is_none();
         let need_invoice = invoice_id.is_some() && invoice.is_none();
-        if name.is_none() || need_customer || need_invoice {
+        if known.is_none() || need_customer || need_invoice {
             let mut variables = json!({ "businessId": ids::business(&business) });
             if let Some(id) = customer_id.as_ref().filter(|_| need_customer) {
                 variables["customerId"] = json!(ids::customer(&business, id));
@@ -256,16 +295,16 @@ impl Enricher for WaveEnricher {
                 tracing::info!(event_id = %event.id, business_id = %business, "Wave has no such business; the context goes without lookups.");
                 return Ok(context);
             };
-            let mut cache = self.cache.lock().expect("cache lock");
-            if let Some(n) = business_node.get("name").and_then(Value::as_str) {
-                name = Some(n.to_owned());
-                cache.businesses.insert(business.clone(), Cached { at: Instant::now(), value: n.to_owned() });
+            if business_node.get("name").and_then(Value::as_str).is_some() {
+                let b = self.business_from(business_node);
+                self.cache.businesses.insert(business.clone(), b.clone());
+                known = Some(b);
             }
             if let (true, Some(id)) = (need_customer, &customer_id) {
                 match business_node.get("customer").filter(|c| !c.is_null()).map(|c| serde_json::from_value::<CustomerNode>(c.clone())) {
                     Some(Ok(node)) => {
                         let c = self.customer_from(id, node);
-                        cache.customers.insert((business.clone(), id.clone()), Cached { at: Instant::now(), value: c.clone() });
+                        self.cache.customers.insert((business.clone(), id.clone()), c.clone());
                         customer = Some(c);
                     }
                     Some(Err(e)) => tracing::warn!(event_id = %event.id, error = %e, "Unreadable customer from Wave; the context goes without it."),
@@ -276,7 +315,7 @@ impl Enricher for WaveEnricher {
                 match business_node.get("invoice").filter(|c| !c.is_null()).map(|c| serde_json::from_value::<InvoiceNode>(c.clone())) {
                     Some(Ok(node)) => {
                         let i = invoice_from(id, node);
-                        cache.invoices.insert((business.clone(), id.clone()), Cached { at: Instant::now(), value: i.clone() });
+                        self.cache.invoices.insert((business.clone(), id.clone()), i.clone());
                         invoice = Some(i);
                     }
                     Some(Err(e)) => tracing::warn!(event_id = %event.id, error = %e, "Unreadable invoice from Wave; the context goes without it."),
@@ -284,10 +323,9 @@ impl Enricher for WaveEnricher {
                 }
             }
         }
-        context.business_name = name.unwrap_or_default();
         context.customer = customer;
         context.invoice = invoice;
-        Ok(context)
+        Ok(self.finish(context, known))
     }
 }
 
@@ -304,6 +342,21 @@ mod tests {
         assert!(e164("call me maybe", us).is_err());
         assert!(e164("123", us).is_err());
         assert!(e164("", us).is_err());
+    }
+
+    #[test]
+    fn the_cache_keeps_at_most_its_capacity_and_forgets_entries_after_their_ttl() {
+        let cache = Cache::new(3, Duration::from_secs(3600));
+        for i in 0..50 {
+            cache.businesses.insert(format!("b{i}"), Business { name: format!("B{i}"), timezone: None });
+        }
+        cache.businesses.run_pending_tasks();
+        assert!(cache.businesses.entry_count() <= 3, "{} entries", cache.businesses.entry_count());
+
+        let brief = Cache::new(100, Duration::from_millis(1));
+        brief.businesses.insert("b".into(), Business { name: "B".into(), timezone: None });
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(brief.businesses.get("b").is_none(), "an entry outlived its TTL");
     }
 
     #[test]

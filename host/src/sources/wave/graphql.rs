@@ -30,13 +30,13 @@ macro_rules! invoice_fields {
     };
 }
 
-/// Business name only (events with neither customer nor invoice, or both cached).
-pub const BUSINESS_QUERY: &str = "query Business($businessId: ID!) { business(id: $businessId) { id name } }\n";
+/// Business name and time zone only (events with neither customer nor invoice, or both cached).
+pub const BUSINESS_QUERY: &str = "query Business($businessId: ID!) { business(id: $businessId) { id name timezone } }\n";
 
 /// Business and customer (customer and estimate events).
 pub const CUSTOMER_QUERY: &str = concat!(
     "query BusinessCustomer($businessId: ID!, $customerId: ID!) {\n",
-    "  business(id: $businessId) { id name customer(id: $customerId) { ...CustomerFields } }\n",
+    "  business(id: $businessId) { id name timezone customer(id: $customerId) { ...CustomerFields } }\n",
     "}\n",
     customer_fields!()
 );
@@ -44,7 +44,7 @@ pub const CUSTOMER_QUERY: &str = concat!(
 /// Business and invoice (invoice events whose customer is cached or unknown).
 pub const INVOICE_QUERY: &str = concat!(
     "query BusinessInvoice($businessId: ID!, $invoiceId: ID!) {\n",
-    "  business(id: $businessId) { id name invoice(id: $invoiceId) { ...InvoiceFields } }\n",
+    "  business(id: $businessId) { id name timezone invoice(id: $invoiceId) { ...InvoiceFields } }\n",
     "}\n",
     invoice_fields!(),
     money_fields!()
@@ -54,7 +54,7 @@ pub const INVOICE_QUERY: &str = concat!(
 pub const CUSTOMER_INVOICE_QUERY: &str = concat!(
     "query BusinessCustomerInvoice($businessId: ID!, $customerId: ID!, $invoiceId: ID!) {\n",
     "  business(id: $businessId) {\n",
-    "    id name\n",
+    "    id name timezone\n",
     "    customer(id: $customerId) { ...CustomerFields }\n",
     "    invoice(id: $invoiceId) { ...InvoiceFields }\n",
     "  }\n",

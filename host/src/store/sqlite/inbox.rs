@@ -268,8 +268,8 @@ fn apply_dispatch(tx: &Transaction<'_>, holder: &str, event_id: &str, result: &D
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO outbox
-               (event_id, plugin, key, channel, recipient, body, not_before, created_at, customer_mobile, customer_phone)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+               (event_id, plugin, key, channel, recipient, body, not_before, created_at, customer_mobile, customer_phone, timezone)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (event_id, plugin, key) DO NOTHING",
         )
         .op(OP)?;
@@ -286,6 +286,7 @@ fn apply_dispatch(tx: &Transaction<'_>, holder: &str, event_id: &str, result: &D
                 now,
                 result.customer.mobile,
                 result.customer.phone,
+                result.timezone,
             ])
             .op(OP)?;
     }

@@ -224,8 +224,27 @@ CREATE TABLE cursors (
 ) WITHOUT ROWID;
 "#;
 
+/// Schema version 5: operator fixes. Outbox rows keep the business's own time zone (an IANA
+/// name reported by the source at dispatch, e.g. a connected Wave business's), which quiet hours
+/// are read in; `NULL` means the configured `[twilio] timezone`. Every opt-out an operator clears
+/// by hand (`ml-connector optouts clear`) is an `opt_out_clearances` row with who cleared it,
+/// when, and the opt-out it replaced (when and why the number had opted out).
+const V5: &str = r#"
+ALTER TABLE outbox ADD COLUMN timezone TEXT;
+
+CREATE TABLE opt_out_clearances (
+    id           INTEGER PRIMARY KEY,
+    number       TEXT    NOT NULL,
+    cleared_by   TEXT    NOT NULL,
+    at           INTEGER NOT NULL,
+    opted_out_at INTEGER NOT NULL,
+    reason       TEXT    NOT NULL
+);
+CREATE INDEX opt_out_clearances_by_number ON opt_out_clearances (number, id);
+"#;
+
 /// `UPGRADES[n]` takes a database from version `n` to `n + 1`.
-const UPGRADES: &[&str] = &[V1, V2, V3, V4];
+const UPGRADES: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = UPGRADES.len() as i64;
@@ -377,6 +396,46 @@ mod tests {
         if SCHEMA_VERSION == 4 {
             assert_eq!(schema(&migrated), schema(&frozen));
         }
+    }
+
+    #[test]
+    fn version_5_matches_its_frozen_fixture() {
+        let mut migrated = Connection::open_in_memory().unwrap();
+        migrate(&mut migrated, ":memory:").unwrap();
+        let frozen = Connection::open_in_memory().unwrap();
+        frozen
+            .execute_batch(include_str!("../../../tests/fixtures/schema_v5.sql"))
+            .unwrap();
+        assert_eq!(user_version(&frozen).unwrap(), 5);
+        if SCHEMA_VERSION == 5 {
+            assert_eq!(schema(&migrated), schema(&frozen));
+        }
+    }
+
+    #[test]
+    fn a_version_4_database_with_an_opt_out_and_a_message_upgrades_to_version_5() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(include_str!("../../../tests/fixtures/schema_v4.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO events (id, source, kind, received_at, body, data)
+               VALUES ('e1', 'wave', 'invoice.paid', 0, x'7b7d', '{}');
+             INSERT INTO outbox (event_id, plugin, key, channel, recipient, body, created_at)
+               VALUES ('e1', 'p', 'k', 'sms', 'customer', 'hi', 0);
+             INSERT INTO opt_outs (number, at, reason) VALUES ('+14155550100', 0, 'STOP');",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn, ":memory:").unwrap(), 4);
+        let (status, timezone): (String, Option<String>) = conn
+            .query_row("SELECT status, timezone FROM outbox", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((status.as_str(), timezone), ("pending", None));
+        let opted_out: i64 = conn
+            .query_row("SELECT count(*) FROM opt_outs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(opted_out, 1);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod cursors;
 mod inbox;
 mod migrations;
+mod optouts;
 mod outbox;
 mod secrets;
 mod twilio;

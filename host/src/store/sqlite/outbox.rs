@@ -14,7 +14,7 @@ use crate::store::{
 
 const COLUMNS: &str = "id, event_id, plugin, key, channel, recipient, body, not_before, status,
     created_at, customer_mobile, customer_phone, series, attempts, next_attempt_at, sending_since,
-    to_number, sid, error_code, error_message, updated_at";
+    to_number, sid, error_code, error_message, updated_at, timezone";
 
 /// A row as read, before validation.
 struct Raw {
@@ -39,6 +39,7 @@ struct Raw {
     error_code: Option<i64>,
     error_message: Option<String>,
     updated_at: Option<i64>,
+    timezone: Option<String>,
 }
 
 impl Raw {
@@ -65,6 +66,7 @@ impl Raw {
             error_code: row.get(18)?,
             error_message: row.get(19)?,
             updated_at: row.get(20)?,
+            timezone: row.get(21)?,
         })
     }
 
@@ -94,6 +96,7 @@ impl Raw {
                 mobile: self.mobile,
                 phone: self.phone,
             },
+            timezone: self.timezone,
             series: u32::try_from(self.series)
                 .map_err(|_| corrupt(format!("row {id} has series {}", self.series)))?,
             attempts: u32::try_from(self.attempts)

@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::{SqlResultExt as _, SqliteStore, from_millis, millis};
-use crate::sinks::twilio::state::{CallbackOutcome, InboundMessage, InboundRecord, LookupRecord, OptChange, StatusCallback, TwilioStore};
+use super::optouts;
+use crate::sinks::twilio::state::{
+    CallbackOutcome, InboundMessage, InboundRecord, LookupRecord, OptChange, OptOut, OptOutClearance, StatusCallback, TwilioStore,
+};
 use crate::store::{InsertOutcome, Result};
 
 #[async_trait]
@@ -95,6 +98,20 @@ impl TwilioStore for SqliteStore {
             .map(drop)
         })
         .await
+    }
+
+    async fn list_opt_outs(&self) -> Result<Vec<OptOut>> {
+        self.read("list opt-outs", |conn| optouts::list(conn)).await
+    }
+
+    async fn clear_opt_out_by_hand(&self, number: &str, by: &str, at: DateTime<Utc>) -> Result<Option<OptOutClearance>> {
+        let (number, by) = (number.to_owned(), by.to_owned());
+        self.write("clear opt-out by hand", move |conn| optouts::clear(conn, &number, &by, at)).await
+    }
+
+    async fn list_opt_out_clearances(&self, number: Option<&str>, limit: usize) -> Result<Vec<OptOutClearance>> {
+        let number = number.map(str::to_owned);
+        self.read("list opt-out clearances", move |conn| optouts::clearances(conn, number.as_deref(), limit)).await
     }
 }
 
