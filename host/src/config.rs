@@ -321,7 +321,8 @@ impl TryFrom<String> for QuietHours {
 
 fn parse_hh_mm(text: &str) -> Option<NaiveTime> {
     let (h, m) = text.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
+    // Digits only: `u32::from_str` would also take a sign, as in "+9:00".
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
     }
     NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)

@@ -492,6 +492,9 @@ fn quiet_hours_and_timezones_parse_strictly() {
         "21:00-08:60",
         "9:00-17:00",
         "08:00-08:00",
+        // Found by the property tests (tests/properties.rs): signs inside the digits.
+        "+0:00-00:01",
+        "08:+5-17:00",
     ] {
         assert!(quiet(bad).is_err(), "{bad}");
     }
@@ -507,6 +510,9 @@ fn quiet_hours_and_timezones_parse_strictly() {
         "EST",
         "America/New_York",
         "+05:00x",
+        "++0:00",
+        "-+5:00",
+        "+05:+0",
     ] {
         assert!(offset(bad).is_err(), "{bad}");
     }
