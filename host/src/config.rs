@@ -364,7 +364,8 @@ impl TryFrom<String> for QuietHours {
 
 fn parse_hh_mm(text: &str) -> Option<NaiveTime> {
     let (h, m) = text.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
+    // Digits only: `u32::from_str` would also take a sign, as in "+9:00".
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
     }
     NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)
@@ -532,19 +533,30 @@ impl Config {
             Err(err) if !required && err.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(cause) => return Err(ConfigError::Read { path: file, cause }),
         };
+        Self::parse(&file, &text, env)
+    }
+
+    /// Parses `text` as the contents of the config file `file` (named in errors only; nothing
+    /// is read from disk), applies overrides found through `env`, and validates: what
+    /// [`Config::load`] does once it has read the file.
+    pub fn parse(
+        file: &Path,
+        text: &str,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         // The file alone first, so that its mistakes are reported with a line number.
-        let from_file = deserialize_file(&file, &text)?;
+        let from_file = deserialize_file(file, text)?;
         let overrides = read_overrides(env)?;
         let mut config = if overrides.is_empty() {
             from_file
         } else {
-            merge_overrides(&file, &text, &overrides)?
+            merge_overrides(file, text, &overrides)?
         };
-        config.file = file.clone();
+        config.file = file.to_path_buf();
         let origin_of = |key: &str| match overrides.iter().find(|o| o.key == key) {
             Some(o) => Origin::Env { var: o.var.clone() },
             None => Origin::File {
-                path: file.clone(),
+                path: file.to_path_buf(),
                 position: None,
             },
         };

@@ -498,6 +498,9 @@ fn quiet_hours_and_timezones_parse_strictly() {
         "21:00-08:60",
         "9:00-17:00",
         "08:00-08:00",
+        // Found by the property tests (tests/properties.rs): signs inside the digits.
+        "+0:00-00:01",
+        "08:+5-17:00",
     ] {
         assert!(quiet(bad).is_err(), "{bad}");
     }
@@ -506,7 +509,7 @@ fn quiet_hours_and_timezones_parse_strictly() {
     assert_eq!(local("+05:30").as_deref(), Ok("1970-01-01T05:30:00+05:30"));
     assert_eq!(local("-12:00").as_deref(), Ok("1969-12-31T12:00:00-12:00"));
     assert_eq!(local("America/New_York").as_deref(), Ok("1969-12-31T19:00:00-05:00"));
-    for bad in ["", "05:00", "+5:00", "+15:00", "America/Gotham", "+05:00x"] {
+    for bad in ["", "05:00", "+5:00", "+15:00", "America/Gotham", "+05:00x", "++0:00", "-+5:00", "+05:+0"] {
         assert!(local(bad).is_err(), "{bad}");
     }
 }

@@ -50,7 +50,9 @@ fn check_message(m: &Message) -> Result<(), String> {
     }
     match &m.to {
         Recipient::Team(name) if name.is_empty() => return Err("team contact name is empty".into()),
-        Recipient::Number(n) if n.is_empty() || n.len() > 32 => {
+        // The store keeps a recipient as its text form: `customer` or `team:NAME` given as a
+        // number would be read back, and sent, as the customer or a team contact.
+        Recipient::Number(n) if n.is_empty() || n.len() > 32 || Recipient::parse(n) != m.to => {
             return Err(format!("recipient number {n:?} is not a phone number"));
         }
         _ => {}
@@ -101,5 +103,16 @@ mod tests {
         let nobody = Action::Sms(Message { to: Recipient::Team(String::new()), body: "hi".into(), key: "k".into(), not_before: None });
         assert!(check_actions(&[nobody]).unwrap_err().contains("team contact"));
         assert!(check_actions(&[Action::Cancel { prefix: String::new() }]).unwrap_err().contains("cancel prefix is empty"));
+    }
+
+    #[test]
+    fn rejects_numbers_that_would_read_back_as_the_customer_or_a_team() {
+        // Found by the property test of the actions' JSON form (tests/properties.rs).
+        for text in ["customer", "team:accounting", "team:"] {
+            let number = Action::Call(Message { to: Recipient::Number(text.into()), body: "hi".into(), key: "k".into(), not_before: None });
+            assert!(check_actions(&[number]).unwrap_err().contains("not a phone number"), "{text}");
+        }
+        let real = Action::Call(Message { to: Recipient::Number("+15555550100".into()), body: "hi".into(), key: "k".into(), not_before: None });
+        assert_eq!(check_actions(&[real]), Ok(()));
     }
 }
