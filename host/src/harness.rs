@@ -3,10 +3,12 @@
 //! and limits, with no network. Used by `ml-connector plugin run` and by
 //! Rust tests (plugin authors add `ml-connector` as a dev-dependency).
 
+pub mod cases;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::builtin;
 use crate::model::{Action, Context, Event};
@@ -93,11 +95,16 @@ pub fn read(path: &Path) -> Result<Vec<u8>, HarnessError> {
 /// host's own form (`{"id", "source", "kind", "business_id", "received_at", "data"}`, `data` as
 /// JSON text), as the host stores it, e.g. a Twilio `message.received`.
 pub fn parse_event(json: &[u8]) -> Result<Event, HarnessError> {
+    parse_event_at(json, Utc::now())
+}
+
+/// [`parse_event`], with a Wave event received at `received_at`.
+pub fn parse_event_at(json: &[u8], received_at: DateTime<Utc>) -> Result<Event, HarnessError> {
     let host_form = serde_json::from_slice::<serde_json::Value>(json).is_ok_and(|v| v.get("source").is_some());
     if host_form {
         return serde_json::from_slice(json).map_err(HarnessError::HostEvent);
     }
-    Ok(payload::parse(json, Utc::now())?)
+    Ok(payload::parse(json, received_at)?)
 }
 
 /// Parses a context fixture (the JSON form of [`Context`]).
