@@ -14,6 +14,7 @@ pub mod harness;
 pub mod metrics;
 pub mod model;
 pub mod runtime;
+pub mod scaffold;
 pub mod secrets;
 pub mod server;
 pub mod sinks;
