@@ -14,7 +14,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use ml_connector::builtin;
-use ml_connector::dispatch::run_plugins;
 use ml_connector::harness::{self, cases};
 use ml_connector::model::{Context, Event};
 use ml_connector::runtime::{Failure, Limits, Plugin, PluginError, Runtime, RuntimeOptions};
@@ -160,14 +159,8 @@ fn a_rust_plugin_still_runs_beside_each_hostile_javascript_one() {
     }
     let rt = js::runtime(RuntimeOptions::default());
     let plugins = [load_js(&rt, "misbehave-js", Limits::default()), support::load(&rt, "counter")];
-    for kind in ["test.throw", "test.loop", "test.alloc", "test.read-file", "test.env", "test.socket", "test.lookup"] {
-        let runs = run_plugins(&plugins, &event(kind, "127.0.0.1:9"), &Context::bare("2026-04-29T10:00:00Z".into()));
-        assert_eq!(runs.len(), 2);
-        let err = runs[0].outcome.as_ref().unwrap_err();
-        assert_eq!((err.plugin.as_str(), err.event_id.as_str()), ("misbehave-js", format!("evt-{kind}").as_str()));
-        let ok = runs[1].outcome.as_ref().unwrap_or_else(|e| panic!("counter failed beside {kind}: {e}"));
-        assert_eq!(ok.actions.len(), 1, "{kind}");
-    }
+    let kinds = ["test.throw", "test.loop", "test.alloc", "test.read-file", "test.env", "test.socket", "test.lookup"];
+    support::counter_runs_beside(&plugins, &kinds, "127.0.0.1:9");
 }
 
 #[test]
