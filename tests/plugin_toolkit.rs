@@ -171,6 +171,8 @@ fn a_new_javascript_plugin_builds_passes_its_case_and_runs_in_serve() {
     // The registry is only asked for what npm's cache (filled by sdk/js's `npm ci`) lacks.
     run_in(&plugin, Command::new("npm").args(["install", "--no-audit", "--no-fund", "--prefer-offline"]));
     assert!(plugin.join("node_modules/ml-connector-sdk/src/index.js").is_file(), "the SDK is copied, not linked");
+    // The jsconfig.json it comes with type-checks it against the contract (with the SDK's tsc).
+    run_in(&plugin, Command::new(js::root().join("sdk/js/node_modules/.bin/tsc")).args(["-p", "jsconfig.json"]));
     run_in(&plugin, Command::new("npm").args(["run", "build"]));
     let wasm = plugin.join("pay-alert-js.wasm");
     passes_its_case(&plugin, &wasm);
