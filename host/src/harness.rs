@@ -1,7 +1,8 @@
 //! The plugin test harness: loads a built `.wasm` (or a default plugin) and
 //! runs it against fixture events and contexts under the host's own runtime
-//! and limits, with no network. Used by `ml-connector plugin run` and by
-//! Rust tests (plugin authors add `ml-connector` as a dev-dependency).
+//! and limits, with no network. Used by `ml-connector plugin run`, by
+//! `plugin test` (case folders: [`cases`]) and by Rust tests (plugin authors
+//! add `ml-connector` as a dev-dependency).
 
 pub mod cases;
 
