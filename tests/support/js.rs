@@ -3,6 +3,7 @@
 //! fails under `CI=true` (where `scripts/test` installs it all) and otherwise
 //! prints `SKIPPED: …` and returns early.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -22,7 +23,8 @@ pub fn ready(test: &str, missing: Option<String>) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{test} needs {reason} ({hint})");
     }
-    eprintln!("SKIPPED: {test}: {reason} ({hint})");
+    // Straight to stderr, past the test harness's capture: a skip must show.
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason} ({hint})");
     false
 }
 
