@@ -7,12 +7,19 @@
 //! target directory (`target/wasm-plugins`): a separate directory avoids
 //! deadlocking on the outer build's lock, and one invocation shares the SDK
 //! and its dependencies between all plugins.
+//!
+//! JavaScript plugins (`plugin.js` folders in the same places) are built
+//! beside them by `build/js.rs` when Node.js and `sdk/js`'s `npm ci` are
+//! there; they are not embedded (see the README's Plugins section).
 
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "build/js.rs"]
+mod js;
 
 /// The guest stack: 64 KiB instead of Rust's 1 MiB default makes a fresh
 /// instance several times cheaper and is plenty for a pure decider.
@@ -29,7 +36,23 @@ fn main() {
 
     let defaults = crate_names(&root.join("plugins"));
     let test_plugins = crate_names(&root.join("tests/plugins"));
+    let mut js_plugins = js::plugins_in(&root.join("plugins"));
+    js_plugins.extend(js::plugins_in(&root.join("tests/plugins")));
+    let js_dir = root.join("target").join("wasm-plugins").join("js");
+    let js_builds = js::start(&root, &js_plugins, &js_dir);
     let wasm_dir = build_wasm(&root, defaults.iter().chain(&test_plugins));
+    let js_unavailable = match js_builds {
+        Ok(builds) => {
+            builds.finish();
+            String::new()
+        }
+        Err(reason) => {
+            println!("cargo:warning=JavaScript plugins not built: {reason}. `scripts/test` installs what they need.");
+            reason
+        }
+    };
+    println!("cargo:rustc-env=ML_CONNECTOR_JS_WASM_DIR={}", js_dir.display());
+    println!("cargo:rustc-env=ML_CONNECTOR_JS_UNAVAILABLE={js_unavailable}");
 
     let mut code = String::from("static BUILTINS: &[Builtin] = &[\n");
     for name in &defaults {

@@ -3,7 +3,9 @@
 //! Prints the median of many runs of: a fresh instance + `handle` for one
 //! default plugin; the same for every default plugin on one event (each
 //! plugin on a seed event it subscribes to); and, for comparison, a call on
-//! a long-lived instance. Numbers are printed, never asserted.
+//! a long-lived instance. Then the same for the JavaScript twin
+//! `invoice-paid-js` (built by host/build.rs when Node.js is there), beside
+//! `invoice-paid`. Numbers are printed, never asserted.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -77,4 +79,44 @@ fn main() {
         }
     });
     println!("  all {} plugins, fresh instance each: {:.1} µs", plugins.len(), all.as_secs_f64() * 1e6);
+    javascript(&rt, &plugins);
+}
+
+/// The JavaScript twin's cost per event beside its Rust twin's, on the same case.
+fn javascript(rt: &Runtime, plugins: &[Plugin]) {
+    let unavailable = env!("ML_CONNECTOR_JS_UNAVAILABLE");
+    if !unavailable.is_empty() {
+        println!("JavaScript: invoice-paid-js was not built ({unavailable})");
+        return;
+    }
+    let path = Path::new(env!("ML_CONNECTOR_JS_WASM_DIR")).join("invoice-paid-js.wasm");
+    let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let js = rt.load("invoice-paid-js", &wasm, Limits::default(), BTreeMap::new()).expect("load invoice-paid-js");
+    let rust = plugins.iter().find(|p| p.name() == "invoice-paid").expect("invoice-paid");
+    let (event, context) = case_for("invoice-paid");
+    let fresh = |plugin: &Plugin| {
+        measure(|| {
+            plugin.handle(&event, &context).expect("handle");
+        })
+    };
+    let (js_fresh, rust_fresh) = (fresh(&js), fresh(rust));
+    let mut instance = js.reusable_instance().expect("instance");
+    let reused = measure(|| {
+        instance.handle(&event, &context).expect("call").expect("handle");
+    });
+    let peak = js.handle(&event, &context).expect("handle").memory_peak;
+    println!("JavaScript (QuickJS via componentize-qjs, {:.1} MB component), median over {ROUNDS} runs", wasm.len() as f64 / 1e6);
+    println!(
+        "  {:<18} fresh instance + handle: {:>7.1} µs   long-lived instance: {:>6.1} µs   memory peak {:.2} MiB",
+        js.name(),
+        js_fresh.as_secs_f64() * 1e6,
+        reused.as_secs_f64() * 1e6,
+        peak as f64 / f64::from(1 << 20)
+    );
+    println!(
+        "  {:<18} fresh instance + handle: {:>7.1} µs   (JavaScript / Rust: {:.0}x)",
+        rust.name(),
+        rust_fresh.as_secs_f64() * 1e6,
+        js_fresh.as_secs_f64() / rust_fresh.as_secs_f64()
+    );
 }

@@ -1,12 +1,15 @@
 //! The plugin test harness: loads a built `.wasm` (or a default plugin) and
 //! runs it against fixture events and contexts under the host's own runtime
-//! and limits, with no network. Used by `ml-connector plugin run` and by
-//! Rust tests (plugin authors add `ml-connector` as a dev-dependency).
+//! and limits, with no network. Used by `ml-connector plugin run`, by
+//! `plugin test` (case folders: [`cases`]) and by Rust tests (plugin authors
+//! add `ml-connector` as a dev-dependency).
+
+pub mod cases;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::builtin;
 use crate::dispatch::check_bodies;
@@ -98,11 +101,16 @@ pub fn read(path: &Path) -> Result<Vec<u8>, HarnessError> {
 /// host's own form (`{"id", "source", "kind", "business_id", "received_at", "data"}`, `data` as
 /// JSON text), as the host stores it, e.g. a Twilio `message.received`.
 pub fn parse_event(json: &[u8]) -> Result<Event, HarnessError> {
+    parse_event_at(json, Utc::now())
+}
+
+/// [`parse_event`], with a Wave event received at `received_at`.
+pub fn parse_event_at(json: &[u8], received_at: DateTime<Utc>) -> Result<Event, HarnessError> {
     let host_form = serde_json::from_slice::<serde_json::Value>(json).is_ok_and(|v| v.get("source").is_some());
     if host_form {
         return serde_json::from_slice(json).map_err(HarnessError::HostEvent);
     }
-    payload::parse(json, Utc::now()).map_err(HarnessError::Event)
+    payload::parse(json, received_at).map_err(HarnessError::Event)
 }
 
 /// Parses a context fixture (the JSON form of [`Context`]).

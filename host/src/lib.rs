@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod model;
 pub mod plugin_plan;
 pub mod runtime;
+pub mod scaffold;
 pub mod secrets;
 pub mod server;
 pub mod sinks;

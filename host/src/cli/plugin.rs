@@ -1,4 +1,5 @@
-//! `ml-connector plugin run|list|inspect`: the SDK harness on the command line.
+//! `ml-connector plugin run|test|new|list|inspect`: the SDK harness and the
+//! plugin author's toolkit on the command line.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,9 +9,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Subcommand;
 
-use crate::harness::{self, Harness, HarnessError};
+use crate::harness::{self, Harness, HarnessError, cases};
 use crate::plugin_plan::{self, PlannedSource};
 use crate::runtime::Limits;
+use crate::scaffold::{self, Lang};
 
 /// Plugin commands.
 #[derive(Debug, Subcommand)]
@@ -36,6 +38,33 @@ pub enum PluginCommand {
         #[arg(long, default_value_t = 16)]
         memory_mib: usize,
     },
+    /// Run a plugin on every case folder (event.json, context.json, expected.json or error.txt)
+    /// and show a diff for each mismatch; exits 1 if any case fails.
+    Test {
+        /// A path to a `.wasm` component, or a default plugin's name.
+        plugin: String,
+        /// A folder of case folders (or one case folder).
+        #[arg(default_value = "cases")]
+        cases: PathBuf,
+        /// Run the cases whose `plugin` file names this plugin (default: the plugin's own name).
+        #[arg(long, value_name = "NAME")]
+        cases_for: Option<String>,
+    },
+    /// Create a new plugin that builds and has one passing test case.
+    New {
+        /// The plugin's name: lowercase letters, digits and dashes.
+        name: String,
+        /// The language to write it in.
+        #[arg(long, value_enum)]
+        lang: Lang,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The `sdk/` folder of the ml-connector checkout to depend on
+        /// (default: the one this binary was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// List the plugins the configuration would load (and those it leaves out), why, and what
     /// each subscribes to.
     List,
@@ -56,6 +85,8 @@ fn parse_setting(s: &str) -> Result<(String, String), String> {
 pub fn run(config_path: Option<&Path>, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     let harness = Harness::new()?;
     match cmd {
+        PluginCommand::New { name, lang, dir, sdk } => new(&name, lang, dir, sdk),
+        PluginCommand::Test { plugin, cases, cases_for } => test(&harness, &plugin, &cases, cases_for.as_deref()),
         PluginCommand::Run { plugin, event, context, settings, deadline_ms, memory_mib } => {
             let limits = Limits { deadline: Duration::from_millis(deadline_ms), memory_bytes: memory_mib << 20 };
             let settings: BTreeMap<_, _> = settings.into_iter().collect();
@@ -112,4 +143,53 @@ pub fn run(config_path: Option<&Path>, cmd: PluginCommand) -> anyhow::Result<Exi
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `plugin test`: one line per case, a diff or the failure under each one
+/// that fails, and a summary; exit 1 if any fails or none is for the plugin.
+fn test(harness: &Harness, plugin: &str, dir: &Path, cases_for: Option<&str>) -> anyhow::Result<ExitCode> {
+    let plugin = harness.load(plugin, Limits::default(), BTreeMap::new())?;
+    let name = cases_for.unwrap_or(plugin.name());
+    let (mine, skipped) = cases::select(cases::find(dir)?, name);
+    let mut failed = 0;
+    for case in &mine {
+        let outcome = cases::run(&plugin, case);
+        if outcome.passed() {
+            println!("PASS {}", case.name);
+        } else {
+            failed += 1;
+            println!("FAIL {}: {outcome}", case.name);
+        }
+    }
+    let skipped = match skipped {
+        0 => String::new(),
+        n => format!("; {n} case(s) for other plugins skipped"),
+    };
+    println!("{} passed, {failed} failed{skipped}", mine.len() - failed);
+    if mine.is_empty() {
+        eprintln!("error: no cases for {name} in {}", dir.display());
+    }
+    Ok(if failed == 0 && !mine.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `plugin new`: writes the plugin and says what to run next.
+fn new(name: &str, lang: Lang, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    let sdk = sdk
+        .or_else(scaffold::default_sdk)
+        .context("this binary's checkout has no sdk/ folder any more: pass --sdk with the sdk/ folder of an ml-connector checkout")?;
+    let files = scaffold::create(name, lang, &dir, &sdk)?;
+    println!("Created {} ({} files), depending on the SDK in {}:", dir.display(), files.len(), sdk.display());
+    for file in &files {
+        println!("  {}", file.display());
+    }
+    let d = dir.display();
+    match lang {
+        Lang::Rust => println!(
+            "Next:\n  cd {d}\n  cargo test\n  cargo build --release --target wasm32-wasip2\n  ml-connector plugin test target/wasm32-wasip2/release/{}.wasm cases",
+            name.replace('-', "_")
+        ),
+        Lang::Js => println!("Next:\n  cd {d}\n  npm install\n  npm run build\n  ml-connector plugin test {name}.wasm cases"),
+    }
+    Ok(ExitCode::SUCCESS)
 }

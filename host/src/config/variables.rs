@@ -5,13 +5,16 @@ use super::{ConfigError, ENV_KEYS, ENV_PREFIX, env_var};
 
 /// `ML_CONNECTOR_*` variables that are not config keys: the master key, logging, the store URL
 /// (config key `store.url`, from the PostgreSQL work), and what the test suites set
-/// (`ML_CONNECTOR_WASM_DIR` by `host/build.rs`; `ML_CONNECTOR_TEST_*` by tests).
+/// (`ML_CONNECTOR_WASM_DIR`, `ML_CONNECTOR_JS_WASM_DIR` and `ML_CONNECTOR_JS_UNAVAILABLE` by
+/// `host/build.rs`, which cargo also sets when it runs the tests; `ML_CONNECTOR_TEST_*` by tests).
 const OTHER_VARIABLES: &[&str] = &[
     crate::secrets::MASTER_KEY_ENV,
     "ML_CONNECTOR_LOG",
     "ML_CONNECTOR_LOG_FORMAT",
     "ML_CONNECTOR_STORE_URL",
     "ML_CONNECTOR_WASM_DIR",
+    "ML_CONNECTOR_JS_WASM_DIR",
+    "ML_CONNECTOR_JS_UNAVAILABLE",
 ];
 
 /// Prefix of variables reserved for the test suites.

@@ -155,11 +155,25 @@ pub struct Runtime {
 impl Runtime {
     /// Builds the engine: component model, pooling allocator, epoch interruption.
     pub fn new(options: &RuntimeOptions) -> Result<Self, LoadError> {
+        // Components with several core modules and memories: every plugin
+        // instance gets this share of the pool, so `max_instances` instances
+        // of any kind fit at once, and a component needing more is refused
+        // when it is compiled, never halfway through an event. Measured with
+        // Wasmtime 48: a Rust plugin (wit-bindgen + the WASI adapter) has
+        // 3 core instances, 1 memory and 2 tables; a JavaScript plugin
+        // (QuickJS from componentize-qjs 0.4.5) 9, 2 and 2. The margin leaves
+        // room for other toolchains' layouts.
+        const CORE_INSTANCES_PER_PLUGIN: u32 = 16;
+        const MEMORIES_PER_PLUGIN: u32 = 4;
+        const TABLES_PER_PLUGIN: u32 = 4;
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(options.max_instances)
-            .total_core_instances(options.max_instances * 8)
-            .total_memories(options.max_instances)
-            .total_tables(options.max_instances * 4)
+            .total_core_instances(options.max_instances * CORE_INSTANCES_PER_PLUGIN)
+            .total_memories(options.max_instances * MEMORIES_PER_PLUGIN)
+            .total_tables(options.max_instances * TABLES_PER_PLUGIN)
+            .max_core_instances_per_component(CORE_INSTANCES_PER_PLUGIN)
+            .max_memories_per_component(MEMORIES_PER_PLUGIN)
+            .max_tables_per_component(TABLES_PER_PLUGIN)
             .max_memory_size(options.max_memory_bytes)
             // Keep the first pages of a recycled slot resident: a fresh
             // instance then costs ~11 µs instead of ~35 µs.
@@ -290,7 +304,15 @@ impl Plugin {
     pub fn handle(&self, event: &Event, context: &Context) -> Result<Invocation, PluginError> {
         let fail = |cause| PluginError { plugin: self.name.to_string(), event_id: event.id.clone(), cause };
         let (result, elapsed, memory_peak) = self
-            .call(&event.id, |store, bindings| bindings.handle(store, event, context, &self.settings))
+            .call(&event.id, |store, bindings| {
+                let result = bindings.handle(store, event, context, &self.settings)?;
+                // A guest that turns a refused memory growth into its own
+                // error (QuickJS throws "out of memory") failed on the cap.
+                match result {
+                    Err(e) if store.data().limiter.breached => Err(wasmtime::Error::msg(e)),
+                    result => Ok(result),
+                }
+            })
             .map_err(fail)?;
         let actions = result.map_err(|e| fail(Failure::Guest(e)))?;
         limits::check_actions(&actions).map_err(|e| fail(Failure::Output(e)))?;

@@ -39,7 +39,7 @@ impl PluginState {
         PluginState {
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter { cap: memory_cap, peak: 0, breached: false },
+            limiter: MemoryLimiter { cap: memory_cap, total: 0, peak: 0, breached: false },
             stdout,
             stderr,
             plugin,
@@ -90,22 +90,28 @@ impl WasiView for PluginState {
 }
 
 /// Caps linear memory and remembers the peak, so a breach can be named as
-/// such (rather than as the abort it causes inside the guest).
+/// such (rather than as the abort it causes inside the guest). The cap is on
+/// all of an instance's memories together: a JavaScript plugin has two.
 pub struct MemoryLimiter {
     cap: usize,
-    /// Largest memory size granted, in bytes.
+    /// Bytes of all the instance's memories now.
+    total: usize,
+    /// Largest total granted, in bytes.
     pub peak: usize,
     /// Whether the guest asked for more than the cap.
     pub breached: bool,
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.cap {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // Every memory is counted from its creation (current = 0) on.
+        let total = self.total.saturating_sub(current).saturating_add(desired);
+        if total > self.cap {
             self.breached = true;
             return Ok(false);
         }
-        self.peak = self.peak.max(desired);
+        self.total = total;
+        self.peak = self.peak.max(total);
         Ok(true)
     }
 
