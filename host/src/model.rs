@@ -4,6 +4,8 @@
 //! the CLI, fixtures and the store. `runtime` converts these to and from each
 //! contract version's bindings; nothing here knows about wasm.
 
+pub mod qad;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -122,6 +124,10 @@ pub struct Context {
     /// source event. Plugins built for WIT 0.1.0 do not see it.
     #[serde(default)]
     pub reply: Option<Reply>,
+    /// For a QAD event: the typed record, its supplier and the person responsible.
+    /// Plugins built for WIT 0.1.0 or 0.2.0 do not see it.
+    #[serde(default)]
+    pub qad: Option<qad::QadContext>,
 }
 
 /// An inbound SMS and what the host sent that it answers.
@@ -222,6 +228,7 @@ impl Context {
             now,
             settings: BTreeMap::new(),
             reply: None,
+            qad: None,
         }
     }
 }
