@@ -108,6 +108,8 @@ pub struct Config {
     /// `[[plugins]]`: which plugins run. Empty means the caller enables every built-in plugin
     /// with default limits; once any entry is given, only the listed plugins run.
     pub plugins: Vec<PluginConfig>,
+    /// `[[qad]]`: QAD tenants polled for supplier invoices, purchase orders and goods receipts.
+    pub qad: Vec<crate::sources::qad::config::QadConfig>,
 }
 
 /// `[server]`.
@@ -575,6 +577,9 @@ impl Config {
                         .into(),
                 ));
             }
+        }
+        if let Err((i, message)) = crate::sources::qad::config::check_unique(&self.qad) {
+            return Err(invalid(&format!("qad[{i}].name"), message));
         }
         let mut names = BTreeSet::new();
         for (i, plugin) in self.plugins.iter().enumerate() {
