@@ -5,6 +5,7 @@ mod common;
 mod events;
 mod messages;
 mod plugin;
+mod qad;
 mod secrets;
 mod serve;
 mod wave;
@@ -46,6 +47,9 @@ pub enum Command {
     /// Wave helpers.
     #[command(subcommand)]
     Wave(wave::WaveCommand),
+    /// QAD tenants: status, and one poll cycle.
+    #[command(subcommand)]
+    Qad(qad::QadCommand),
     /// Show messages with their Twilio attempts and status history.
     Audit(audit::AuditArgs),
     /// Re-queue failed or undeliverable messages.
@@ -63,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events(cmd) => events::run_events(config, cmd),
         Command::Outbox(cmd) => events::run_outbox(config, cmd),
         Command::Wave(cmd) => wave::run(config, cmd),
+        Command::Qad(cmd) => qad::run(config, cmd),
         Command::Audit(args) => audit::run(config, args),
         Command::Messages(cmd) => messages::run(config, cmd),
     }
