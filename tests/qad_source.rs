@@ -7,7 +7,6 @@
 #[path = "support/qad_standin.rs"]
 mod qad_standin;
 
-use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -135,6 +134,23 @@ async fn a_5xx_is_retried_and_too_many_retries_are_retryable_for_the_driver() {
     let err = t.poller.poll(None).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert_eq!(t.qad.with(|q| api_calls(q, Some(503))), 2 + 3, "two, then one try and two retries");
+}
+
+#[tokio::test]
+async fn at_most_two_requests_are_in_flight_per_tenant() {
+    let t = tenant().await;
+    t.qad.with(qad_standin::seed_demo);
+    t.poller.poll(None).await.unwrap(); // logged in
+    t.qad.with(|q| q.faults = qad_standin::Faults { slow: 6, slow_ms: 200, ..Default::default() });
+    let lookup = |code: &'static str| {
+        let client = t.client.clone();
+        async move { client.get_json("api/erp/supplierV2s", &[("supplierCode".into(), code.into())], "supplier").await }
+    };
+    let results = tokio::join!(lookup("S100"), lookup("S200"), lookup("S300"), lookup("S100"), lookup("S200"), lookup("S300"));
+    for result in [results.0, results.1, results.2, results.3, results.4, results.5] {
+        result.unwrap();
+    }
+    assert_eq!(t.qad.with(|q| q.max_in_flight), 2);
 }
 
 #[tokio::test]
@@ -323,7 +339,7 @@ struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().write_all(buf)?;
+        self.0.lock().unwrap().extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

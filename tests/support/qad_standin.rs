@@ -131,6 +131,10 @@ pub struct Qad {
     pub writes: Vec<Value>,
     /// Every token request's parameters, the password replaced by `***`.
     pub token_calls: Vec<HashMap<String, String>>,
+    /// Slow answers being delayed right now.
+    pub in_flight: usize,
+    /// The most slow answers delayed at once.
+    pub max_in_flight: usize,
 }
 
 impl Qad {
@@ -231,6 +235,8 @@ pub async fn start_on(addr: &str, context_root: &str) -> StandIn {
         seen: Vec::new(),
         writes: Vec::new(),
         token_calls: Vec::new(),
+        in_flight: 0,
+        max_in_flight: 0,
     }));
     let root = format!("/{}", context_root.trim_matches('/'));
     let api = Router::new()
@@ -322,6 +328,8 @@ async fn gate(qad: &Arc<Mutex<Qad>>, headers: &HeaderMap, kind: &str, detail: St
         }
         if q.faults.slow > 0 {
             q.faults.slow -= 1;
+            q.in_flight += 1;
+            q.max_in_flight = q.max_in_flight.max(q.in_flight);
             Some(Duration::from_millis(q.faults.slow_ms))
         } else {
             None
@@ -329,6 +337,7 @@ async fn gate(qad: &Arc<Mutex<Qad>>, headers: &HeaderMap, kind: &str, detail: St
     };
     if let Some(delay) = slow {
         tokio::time::sleep(delay).await;
+        qad.lock().unwrap().in_flight -= 1;
     }
     Ok(())
 }

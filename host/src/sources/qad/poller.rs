@@ -135,7 +135,7 @@ impl QadPoller {
     /// Whether a goods receipt for `po` exists (the receipt browse filtered on its PO field).
     async fn has_receipt(&self, po: &str) -> Result<bool, PollError> {
         let browse = self.client.config().browse(RecordKind::GoodsReceipt);
-        let Some(field) = browse.fields.get("po") else { return Ok(false) };
+        let Some(field) = browse.fields.get("po").filter(|_| browse.enabled) else { return Ok(false) };
         let rows = browse::read_all(&self.client, &browse.id, &[Filter::compare(field, Op::Eq, po)]).await?;
         Ok(!rows.is_empty())
     }
