@@ -6,6 +6,7 @@
 
 #[path = "support/qad_standin.rs"]
 mod qad_standin;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +24,7 @@ use ml_connector::sources::qad::writeback::{self, Line, WritebackError};
 use ml_connector::sources::qad::{password_secret, session_secret};
 use ml_connector::store::sqlite::SqliteStore;
 use ml_connector::store::{InsertOutcome, Store};
-use qad_standin::{PASSWORD, StandIn, USERNAME, invoice_row, order_row, receipt_row};
+use qad_standin::{CLIENT_ID, PASSWORD, StandIn, USERNAME, invoice_row, order_row, receipt_row};
 use serde_json::json;
 
 /// A tenant against a fresh stand-in, with its store.
@@ -379,4 +380,91 @@ fn no_qad_credential_reaches_the_log_or_the_store_in_plaintext() {
         assert!(!logs.contains(secret), "{secret} in the log");
         assert!(!stored.contains(secret), "{secret} in the store");
     }
+}
+
+#[tokio::test]
+async fn a_timeout_is_retried_and_a_configured_client_id_and_workspace_are_used() {
+    let t = tenant_with(|c| {
+        c.request_timeout = Duration::from_millis(300);
+        c.client_id = Some(CLIENT_ID.into());
+        c.workspace = Some("10USA_10USACO".into());
+    })
+    .await;
+    t.qad.with(|q| {
+        q.orders = orders(1);
+        q.workspace = Some("10USA_10USACO".into());
+        q.faults.slow = 1;
+        q.faults.slow_ms = 2000;
+    });
+    assert_eq!(t.poller.poll(None).await.unwrap().events.len(), 1);
+    t.qad.with(|q| {
+        let receipts = q.seen.iter().filter(|s| s.kind == "browse" && s.detail.starts_with(qad_standin::RECEIPTS)).count();
+        assert_eq!(receipts, 2, "the first page timed out and was asked again");
+        assert_eq!(q.count("securityControl", None), 0, "the configured client id is used");
+    });
+
+    let without = tenant().await;
+    without.qad.with(|q| {
+        q.orders = orders(1);
+        q.workspace = Some("10USA_10USACO".into());
+    });
+    let err = without.poller.poll(None).await.unwrap_err();
+    assert!(matches!(&err, PollError::Broken { reason } if reason.contains("HTTP 400: Unknown workspace")), "{err}");
+}
+
+#[tokio::test]
+async fn a_token_about_to_expire_is_refreshed_before_use_not_after_a_401() {
+    let t = tenant().await;
+    t.qad.with(|q| {
+        q.orders = orders(1);
+        q.expires_in = 2; // shorter than the 5 minute margin: renewed halfway, after 1 s
+    });
+    t.poller.poll(None).await.unwrap();
+    // Let the token reach its refresh time (an age, not a measured duration: nothing is timed).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    t.poller.poll(None).await.unwrap();
+    t.qad.with(|q| {
+        assert_eq!(q.count("token:password", None), 1, "renewed by refresh, never a second login");
+        assert!(q.count("token:refresh_token", Some(200)) >= 1, "refreshed ahead of expiry");
+        assert_eq!(api_calls(q, Some(401)), 0, "never sent an expiring token");
+    });
+}
+
+/// Runs the binary off the runtime's threads, so the stand-in keeps answering.
+async fn run(mut cmd: std::process::Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn qad_status_and_a_dry_run_poll_work_through_the_binary() {
+    let qad = qad_standin::start().await;
+    qad.with(qad_standin::seed_demo);
+    let tenant = format!("[[qad]]\nname = \"acme\"\nbase_url = \"{}\"\nusername = \"{USERNAME}\"\n", qad.base);
+    let site = support::site::Site::new("", &tenant);
+
+    let out = run(site.cmd(&["qad", "status"])).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("BROKEN: no password stored: run `ml-connector secrets set qad.acme.password`"), "{text}");
+
+    site.set_secret("qad.acme.password", PASSWORD);
+    let out = run(site.cmd(&["qad", "status"])).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("connection: connected") && text.contains("session: token stored, sealed"), "{text}");
+
+    let out = run(site.cmd(&["qad", "poll", "--once", "--dry-run"])).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    assert_eq!(ids[0], "qad:acme:goods_receipt:RCV-500:posted", "receipts first");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("next cursor: {"), "the cursor is printed");
+
+    let out = run(site.cmd(&["qad", "poll", "--once"])).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs the poll driver"));
+    assert_eq!(site.json(&["events", "list", "--json"]), json!([]), "a dry run stores no event");
 }

@@ -70,6 +70,9 @@ pub struct SessionState {
     pub refresh_token: Option<String>,
     /// When the access token stops working (already shortened to `sessionLength`).
     pub expires_at: DateTime<Utc>,
+    /// When to renew it: `refresh_margin` before `expires_at`, but at most halfway through its
+    /// life, so a short-lived token is not renewed before every request.
+    pub refresh_at: DateTime<Utc>,
     /// The idle timeout QAD reported or the configuration set.
     #[serde(default)]
     pub idle_secs: Option<u64>,
@@ -85,6 +88,7 @@ impl fmt::Debug for SessionState {
             .field("access_token", &"[redacted]")
             .field("refresh_token", &"[redacted]")
             .field("expires_at", &self.expires_at)
+            .field("refresh_at", &self.refresh_at)
             .field("idle_secs", &self.idle_secs)
             .field("client_id", &self.client_id)
             .finish()
@@ -93,9 +97,9 @@ impl fmt::Debug for SessionState {
 
 impl SessionState {
     /// Whether it must be renewed before use at `now`.
-    pub fn stale(&self, now: DateTime<Utc>, margin: chrono::Duration) -> bool {
+    pub fn stale(&self, now: DateTime<Utc>) -> bool {
         let idle_end = self.idle_secs.map(|s| self.used_at + chrono::Duration::seconds(s as i64) - IDLE_MARGIN);
-        now >= self.expires_at - margin || idle_end.is_some_and(|end| now >= end)
+        now >= self.refresh_at || idle_end.is_some_and(|end| now >= end)
     }
 }
 
@@ -155,7 +159,7 @@ impl Session {
         }
         let now = Utc::now();
         match state.as_ref() {
-            Some(s) if !s.stale(now, self.margin) => {}
+            Some(s) if !s.stale(now) => {}
             Some(s) if s.refresh_token.is_some() && now < s.expires_at => {
                 let renewed = match self.refresh(http, s).await {
                     Ok(renewed) => renewed,
@@ -303,6 +307,7 @@ impl Session {
             access_token: access_token.to_owned(),
             refresh_token: body["refresh_token"].as_str().map(str::to_owned),
             expires_at: now + lifetime,
+            refresh_at: refresh_at(now, lifetime, self.margin),
             idle_secs: control.idle.or(self.idle_timeout.map(|d| d.as_secs())),
             used_at: now,
             client_id,
@@ -310,16 +315,31 @@ impl Session {
     }
 }
 
+/// When a token issued at `now` for `lifetime` is renewed: `margin` before it expires, but
+/// not before half its life.
+fn refresh_at(now: DateTime<Utc>, lifetime: chrono::Duration, margin: chrono::Duration) -> DateTime<Utc> {
+    now + lifetime - margin.min(lifetime / 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn state(expires_in_secs: i64, idle: Option<u64>, used_secs_ago: i64) -> SessionState {
+    #[test]
+    fn a_token_is_renewed_a_margin_before_expiry_but_not_before_half_its_life() {
+        let now = Utc::now();
+        let minutes = chrono::Duration::minutes;
+        assert_eq!(refresh_at(now, minutes(60), minutes(5)), now + minutes(55));
+        assert_eq!(refresh_at(now, minutes(4), minutes(5)), now + minutes(2));
+    }
+
+    fn state(refresh_in_secs: i64, idle: Option<u64>, used_secs_ago: i64) -> SessionState {
         let now = Utc::now();
         SessionState {
             access_token: "a".into(),
             refresh_token: Some("r".into()),
-            expires_at: now + chrono::Duration::seconds(expires_in_secs),
+            expires_at: now + chrono::Duration::seconds(refresh_in_secs + 300),
+            refresh_at: now + chrono::Duration::seconds(refresh_in_secs),
             idle_secs: idle,
             used_at: now - chrono::Duration::seconds(used_secs_ago),
             client_id: "c".into(),
@@ -327,13 +347,12 @@ mod tests {
     }
 
     #[test]
-    fn a_token_is_renewed_ahead_of_its_expiry_and_of_the_idle_timeout() {
-        let margin = chrono::Duration::minutes(5);
+    fn a_token_is_renewed_at_its_refresh_time_and_ahead_of_the_idle_timeout() {
         let now = Utc::now();
-        assert!(!state(3600, None, 0).stale(now, margin));
-        assert!(state(299, None, 0).stale(now, margin), "inside the margin");
-        assert!(!state(3600, Some(600), 500).stale(now, margin));
-        assert!(state(3600, Some(600), 595).stale(now, margin), "10 s before the idle timeout");
+        assert!(!state(60, None, 0).stale(now));
+        assert!(state(-1, None, 0).stale(now), "past its refresh time");
+        assert!(!state(3600, Some(600), 500).stale(now));
+        assert!(state(3600, Some(600), 595).stale(now), "10 s before the idle timeout");
     }
 
     #[test]
