@@ -1,6 +1,7 @@
-//! Every released WIT version loads side by side: the SDK's 0.2.0 plugins see
-//! `context.reply`, plugins built for the frozen 0.1.0 keep working on the same
-//! contexts, and a component that implements neither is refused by name.
+//! Every released WIT version loads side by side: the SDK's 0.3.0 plugins see
+//! `context.qad`, plugins built for the frozen 0.2.0 still see `context.reply`,
+//! plugins built for the frozen 0.1.0 keep working on the same contexts, and a
+//! component that implements none is refused by name.
 
 mod support;
 
@@ -8,7 +9,8 @@ use std::path::Path;
 use std::process::Command;
 
 use ml_connector::builtin;
-use ml_connector::model::{Action, Channel, Context, Event, Recipient, Reply, SentMessage};
+use ml_connector::model::qad::{QadContext, QadPerson, QadPurchaseOrder, QadSupplier};
+use ml_connector::model::{Action, Channel, Context, Event, Money, Recipient, Reply, SentMessage};
 use ml_connector::runtime::{Limits, LoadError, Runtime, RuntimeOptions};
 use support::{load, tests_dir};
 
@@ -72,7 +74,7 @@ fn each_plugin_is_loaded_under_the_version_it_was_built_for() {
     assert_eq!(load(&rt, "reply-forward").contract_version(), "0.2.0");
     for b in builtin::all() {
         let plugin = rt.load(b.name, b.wasm, Limits::default(), Default::default()).unwrap();
-        assert_eq!(plugin.contract_version(), "0.2.0", "default plugin {} is built with the SDK", b.name);
+        assert_eq!(plugin.contract_version(), "0.3.0", "default plugin {} is built with the SDK", b.name);
     }
 }
 
@@ -110,6 +112,62 @@ fn a_0_1_0_plugin_gets_the_same_context_without_the_reply() {
     assert_eq!(echo.handle(&event, &without).unwrap().actions, with_reply);
 }
 
+/// What the QAD enricher gives a reply to a pending-approval SMS.
+fn with_qad(mut context: Context) -> Context {
+    context.qad = Some(QadContext {
+        tenant: "acme".into(),
+        record: "purchase_order".into(),
+        record_id: "qad:acme:purchase_order:PO-77".into(),
+        state: "pending_approval".into(),
+        supplier: Some(QadSupplier { code: "S100".into(), name: Some("Acme Steel".into()), phone: Some("+14155552671".into()) }),
+        purchase_order: Some(QadPurchaseOrder {
+            number: "PO-77".into(),
+            supplier_code: Some("S100".into()),
+            buyer: Some("B01".into()),
+            approver: None,
+            status: Some("P".into()),
+            total: Some(Money { amount: "18250.00".into(), currency: "USD".into() }),
+            due_date: None,
+        }),
+        goods_receipt: None,
+        supplier_invoice: None,
+        responsible: Some(QadPerson { code: "B01".into(), contact: Some(Recipient::Number("+15555550101".into())) }),
+        waiting_invoices: vec![],
+    });
+    context
+}
+
+#[test]
+fn plugins_built_for_0_1_0_and_0_2_0_get_the_same_context_without_the_qad_records() {
+    let rt = Runtime::new(&RuntimeOptions::default()).unwrap();
+    let (event, context) = reply_context();
+    for old in ["context-echo", "reply-forward"] {
+        let plugin = load(&rt, old);
+        let plain = plugin.handle(&event, &context).unwrap().actions;
+        assert_eq!(plugin.handle(&event, &with_qad(context.clone())).unwrap().actions, plain, "{old}");
+    }
+}
+
+#[test]
+fn a_0_3_0_plugin_reads_the_qad_records() {
+    let rt = Runtime::new(&RuntimeOptions::default()).unwrap();
+    let b = builtin::all().iter().find(|b| b.name == "qad-po-approvals").expect("qad-po-approvals is built in");
+    let plugin = rt.load(b.name, b.wasm, Limits::default(), Default::default()).unwrap();
+    let event = Event {
+        id: "qad:acme:purchase_order:PO-77:pending_approval".into(),
+        source: "qad".into(),
+        kind: "purchase_order.pending_approval".into(),
+        business_id: "acme".into(),
+        received_at: "2026-11-30T14:00:00.000Z".into(),
+        data: "{}".into(),
+    };
+    let actions = plugin.handle(&event, &with_qad(Context::bare("2026-11-30T09:00:00-05:00".into()))).unwrap().actions;
+    let [Action::Sms(sms), Action::Call(follow_up)] = actions.as_slice() else { panic!("{actions:?}") };
+    assert_eq!(sms.to, Recipient::Number("+15555550101".into()));
+    assert_eq!(sms.body, "Purchase order PO-77 to Acme Steel for $18,250.00 waits for your approval. Reply when done.");
+    assert_eq!(follow_up.not_before.as_deref(), Some("2026-11-30T11:00:00-05:00"));
+}
+
 #[test]
 fn a_component_without_a_known_handler_is_refused_naming_every_version() {
     // The smallest valid component: magic, component-model version and layer, no sections.
@@ -119,8 +177,8 @@ fn a_component_without_a_known_handler_is_refused_naming_every_version() {
     assert!(matches!(err, LoadError::Contract { .. }), "{err}");
     assert_eq!(
         err.to_string(),
-        "plugin empty: exports none of ml-connector:plugin/handler@0.2.0, ml-connector:plugin/handler@0.1.0; \
-         build it with ml-connector-sdk (WIT 0.2.0)"
+        "plugin empty: exports none of ml-connector:plugin/handler@0.3.0, ml-connector:plugin/handler@0.2.0, \
+         ml-connector:plugin/handler@0.1.0; build it with ml-connector-sdk (WIT 0.3.0)"
     );
 }
 

@@ -79,7 +79,7 @@ async fn a_signed_event_is_stored_dispatched_and_its_messages_reach_the_outbox()
 
     let health: Value = reqwest::get(format!("{}/healthz", server.base)).await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
-    assert_eq!(health["plugins"], 5);
+    assert_eq!(health["plugins"], ml_connector::builtin::all().len(), "every default plugin is loaded");
     let metrics = reqwest::get(format!("{}/metrics", server.base)).await.unwrap().text().await.unwrap();
     assert!(metrics.contains("ml_connector_events_received_total{source=\"wave\"} 1"), "{metrics}");
     assert!(metrics.contains("ml_connector_plugin_invocations_total{plugin=\"invoice-overdue\"} 1"), "{metrics}");
@@ -244,9 +244,10 @@ fn a_custom_plugin_runs_beside_the_built_ins_and_serve_and_plugin_list_say_why()
     let site = wave_site(&format!("[[plugins]]\npath = \"{}\"\n[[plugins]]\nname = \"invoice-paid\"\nenabled = false\n", wasm.display()));
     let server = site.start();
     site.wait_for("the plugins to be logged", || server.log_count("Plugin not loaded.") == 1);
-    // Four built-ins (invoice-paid is disabled by its entry) and the custom plugin.
-    assert_eq!(server.log_count("Plugin loaded."), 5);
-    assert_eq!(server.log_count("why=built-in, on by default"), 4);
+    // Seven built-ins (four for Wave, three for QAD; invoice-paid is disabled by its entry)
+    // and the custom plugin.
+    assert_eq!(server.log_count("Plugin loaded."), 8);
+    assert_eq!(server.log_count("why=built-in, on by default"), 7);
     assert_eq!(server.log_count("why=file, listed in plugins[0]"), 1);
     assert_eq!(server.log_count("plugin=invoice-paid why=built-in, disabled by plugins[1] (enabled = false)"), 1);
     drop(server);
@@ -254,7 +255,7 @@ fn a_custom_plugin_runs_beside_the_built_ins_and_serve_and_plugin_list_say_why()
     let list = site.stdout(&["plugin", "list"]);
     assert!(list.contains("invoice-paid       not loaded: built-in, disabled by plugins[1] (enabled = false)"), "{list}");
     assert!(list.contains("loaded: file, listed in plugins[0]"), "{list}");
-    assert_eq!(list.matches("loaded: built-in, on by default").count(), 4, "{list}");
+    assert_eq!(list.matches("loaded: built-in, on by default").count(), 7, "{list}");
 }
 
 #[test]

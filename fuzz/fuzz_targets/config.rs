@@ -27,8 +27,8 @@ fuzz_target!(|data: &[u8]| {
                 assert_ne!(window.start, window.end);
             }
             if let Some(zone) = &config.twilio.timezone {
-                let hours = zone.offset().local_minus_utc() / 3600;
-                assert!((-14..=14).contains(&hours), "{zone:?}");
+                // Whatever loads names a zone that reads back as itself.
+                assert_eq!(ml_connector::timezone::Timezone::parse(zone.as_str()).as_ref(), Ok(zone));
             }
             assert_eq!(Config::parse(file, text, &env).ok(), Some(config));
         }

@@ -98,10 +98,18 @@ impl App {
             tracing::info!("Twilio is in dry-run mode: messages are recorded, not sent.");
         }
 
-        let ctx = SourceContext { config: config.clone(), store: store.clone(), vault: vault.clone(), inbox: inbox.clone(), metrics: metrics.clone() };
+        let ctx = SourceContext {
+            config: config.clone(),
+            store: store.clone(),
+            vault: vault.clone(),
+            inbox: inbox.clone(),
+            metrics: metrics.clone(),
+            lease: lease.clone(),
+        };
         let sources: Vec<SourceParts> = vec![
             crate::sources::wave::build(&ctx).await?,
             crate::sources::twilio::build(&ctx).await?,
+            crate::sources::qad::build(&ctx).await?,
         ];
 
         let mut sinks = Sinks::default();

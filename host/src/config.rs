@@ -128,6 +128,8 @@ pub struct Config {
     /// built-in runs with default limits unless an entry disables it or `[builtin_plugins]
     /// enabled = false`; see [`crate::plugin_plan`].
     pub plugins: Vec<PluginConfig>,
+    /// `[[qad]]`: QAD tenants polled for supplier invoices, purchase orders and goods receipts.
+    pub qad: Vec<crate::sources::qad::config::QadConfig>,
 }
 
 /// `[builtin_plugins]`.
@@ -586,6 +588,9 @@ impl Config {
                         .into(),
                 ));
             }
+        }
+        if let Err((i, message)) = crate::sources::qad::config::check_unique(&self.qad) {
+            return Err(invalid(&format!("qad[{i}].name"), message));
         }
         let mut names = BTreeSet::new();
         for (i, plugin) in self.plugins.iter().enumerate() {

@@ -4,6 +4,8 @@
 //! the CLI, fixtures and the store. `runtime` converts these to and from each
 //! contract version's bindings; nothing here knows about wasm.
 
+pub mod qad;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -127,6 +129,10 @@ pub struct Context {
     /// in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// For a QAD event: the typed record, its supplier and the person responsible.
+    /// Plugins built for WIT 0.1.0 or 0.2.0 do not see it.
+    #[serde(default)]
+    pub qad: Option<qad::QadContext>,
 }
 
 /// An inbound SMS and what the host sent that it answers.
@@ -228,6 +234,7 @@ impl Context {
             settings: BTreeMap::new(),
             reply: None,
             timezone: None,
+            qad: None,
         }
     }
 }

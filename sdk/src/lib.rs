@@ -35,6 +35,7 @@
 
 pub mod log;
 pub mod money;
+pub mod qad;
 pub mod settings;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -46,7 +47,7 @@ pub mod wave;
 #[doc(hidden)]
 pub mod wit {
     wit_bindgen::generate!({
-        path: "../wit/since_v0.2.0",
+        path: "../wit/since_v0.3.0",
         world: "notifier",
         pub_export_macro: true,
         additional_derives: [PartialEq, Clone],
@@ -93,6 +94,18 @@ pub use wit::ml_connector::plugin::types::Recipient;
 pub use wit::ml_connector::plugin::types::Reply;
 /// A message the host sent (or holds) for a plugin: what a [`Reply`] answers.
 pub use wit::ml_connector::plugin::types::SentMessage;
+/// What the host read and looked up for a QAD event; see [`qad`].
+pub use wit::ml_connector::plugin::types::QadContext;
+/// A goods receipt from QAD.
+pub use wit::ml_connector::plugin::types::QadGoodsReceipt;
+/// A buyer or approver and where to reach them.
+pub use wit::ml_connector::plugin::types::QadPerson;
+/// A purchase order header from QAD.
+pub use wit::ml_connector::plugin::types::QadPurchaseOrder;
+/// A supplier from QAD, phone in E.164.
+pub use wit::ml_connector::plugin::types::QadSupplier;
+/// A supplier invoice from QAD.
+pub use wit::ml_connector::plugin::types::QadSupplierInvoice;
 
 /// Most characters an SMS body may have.
 pub const MAX_SMS_CHARS: usize = 1600;

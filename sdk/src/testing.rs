@@ -14,7 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    Action, Channel, Context, Customer, Error, Estimate, Event, Invoice, Money, Plugin, Recipient,
+    Action, Channel, Context, Customer, Error, Estimate, Event, Invoice, Money, Plugin, QadContext,
+    QadGoodsReceipt, QadPerson, QadPurchaseOrder, QadSupplier, QadSupplierInvoice, Recipient,
     Reply, SentMessage,
 };
 
@@ -100,7 +101,13 @@ impl From<HostEvent> for Event {
 ///                         "to": "customer", "to_number": "+15555550123", "body": "…",
 ///                         "sid": "SM0", "status": "sent", "delivery_status": "delivered"},
 ///            "source_event": {"id": "evt-1", "source": "wave", "kind": "invoice.overdue",
-///                             "business_id": "…", "received_at": "…", "data": "{…}"}}}
+///                             "business_id": "…", "received_at": "…", "data": "{…}"}},
+///  "qad": {"tenant": "acme", "record": "supplier_invoice", "record_id": "qad:acme:supplier_invoice:SI-1042",
+///          "state": "awaiting_receipt", "supplier": {"code": "S200", "name": "Bolt & Nut Co", "phone": "+12125550100"},
+///          "purchase_order": {"number": "PO-78", "buyer": "B02", "total": {"amount": "940.00", "currency": "USD"}},
+///          "supplier_invoice": {"reference": "SI-1042", "po_number": "PO-78", "status": "AP-INITIAL",
+///                               "amount": {"amount": "940.00", "currency": "USD"}},
+///          "responsible": {"code": "B02", "contact": "team:purchasing"}, "waiting_invoices": []}}
 /// ```
 ///
 /// `to` is `"customer"`, `"team:NAME"` or a number, as in `expected.json`;
@@ -175,6 +182,64 @@ pub fn context(json: &str) -> Result<Context, Error> {
     }
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
+    struct QadSupplierJson {
+        code: String,
+        name: Option<String>,
+        phone: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct QadPurchaseOrderJson {
+        number: String,
+        supplier_code: Option<String>,
+        buyer: Option<String>,
+        approver: Option<String>,
+        status: Option<String>,
+        total: Option<MoneyJson>,
+        due_date: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct QadGoodsReceiptJson {
+        receiver: String,
+        po_number: Option<String>,
+        supplier_code: Option<String>,
+        date: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct QadSupplierInvoiceJson {
+        reference: String,
+        po_number: Option<String>,
+        supplier_code: Option<String>,
+        status: Option<String>,
+        amount: Option<MoneyJson>,
+        hold: Option<MoneyJson>,
+        due_date: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct QadPersonJson {
+        code: String,
+        contact: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct QadJson {
+        tenant: String,
+        record: String,
+        record_id: String,
+        state: String,
+        supplier: Option<QadSupplierJson>,
+        purchase_order: Option<QadPurchaseOrderJson>,
+        goods_receipt: Option<QadGoodsReceiptJson>,
+        supplier_invoice: Option<QadSupplierInvoiceJson>,
+        responsible: Option<QadPersonJson>,
+        #[serde(default)]
+        waiting_invoices: Vec<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct ContextJson {
         #[serde(default)]
         business_name: String,
@@ -185,6 +250,7 @@ pub fn context(json: &str) -> Result<Context, Error> {
         #[serde(default)]
         settings: BTreeMap<String, String>,
         reply: Option<ReplyJson>,
+        qad: Option<QadJson>,
     }
     let money = |m: MoneyJson| Money {
         amount: m.amount,
@@ -242,6 +308,39 @@ pub fn context(json: &str) -> Result<Context, Error> {
                 delivery_status: m.delivery_status,
             }),
             source_event: r.source_event.map(Event::from),
+        }),
+        qad: c.qad.map(|q| QadContext {
+            tenant: q.tenant,
+            record: q.record,
+            record_id: q.record_id,
+            state: q.state,
+            supplier: q.supplier.map(|s| QadSupplier { code: s.code, name: s.name, phone: s.phone }),
+            purchase_order: q.purchase_order.map(|p| QadPurchaseOrder {
+                number: p.number,
+                supplier_code: p.supplier_code,
+                buyer: p.buyer,
+                approver: p.approver,
+                status: p.status,
+                total: p.total.map(money),
+                due_date: p.due_date,
+            }),
+            goods_receipt: q.goods_receipt.map(|r| QadGoodsReceipt {
+                receiver: r.receiver,
+                po_number: r.po_number,
+                supplier_code: r.supplier_code,
+                date: r.date,
+            }),
+            supplier_invoice: q.supplier_invoice.map(|i| QadSupplierInvoice {
+                reference: i.reference,
+                po_number: i.po_number,
+                supplier_code: i.supplier_code,
+                status: i.status,
+                amount: i.amount.map(money),
+                hold: i.hold.map(money),
+                due_date: i.due_date,
+            }),
+            responsible: q.responsible.map(|p| QadPerson { code: p.code, contact: p.contact.map(recipient) }),
+            waiting_invoices: q.waiting_invoices,
         }),
     })
 }

@@ -6,6 +6,7 @@ mod events;
 mod messages;
 mod optouts;
 mod plugin;
+mod qad;
 mod secrets;
 mod serve;
 mod wave;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Wave helpers.
     #[command(subcommand)]
     Wave(wave::WaveCommand),
+    /// QAD tenants: status, and one poll cycle.
+    #[command(subcommand)]
+    Qad(qad::QadCommand),
     /// Show messages with their Twilio attempts and status history.
     Audit(audit::AuditArgs),
     /// Re-queue failed or undeliverable messages.
@@ -79,5 +83,6 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::run(config, args).await,
         Command::Messages(cmd) => messages::run(config, cmd).await,
         Command::Optouts(cmd) => optouts::run(config, cmd).await,
+        Command::Qad(cmd) => qad::run(config, cmd).await,
     }
 }

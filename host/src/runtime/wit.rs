@@ -147,8 +147,53 @@ macro_rules! shared_conversions {
     };
 }
 
+/// `context.reply` (new in 0.2.0) for a version that has it: `reply` and
+/// `sent_message`, converting into the version's generated `$wit` types.
+macro_rules! reply_conversions {
+    ($wit:ident) => {
+        fn reply(c: &model::Context) -> Option<$wit::Reply> {
+            c.reply.as_ref().map(|r| $wit::Reply {
+                sid: r.sid.clone(),
+                from: r.from.clone(),
+                to: r.to.clone(),
+                body: r.body.clone(),
+                opt_out_type: r.opt_out_type.clone(),
+                received_at: r.received_at.clone(),
+                original: r.original.as_ref().map(sent_message),
+                source_event: r.source_event.as_ref().map($wit::Event::from),
+            })
+        }
+
+        fn recipient(r: &model::Recipient) -> $wit::Recipient {
+            match r {
+                model::Recipient::Customer => $wit::Recipient::Customer,
+                model::Recipient::Team(name) => $wit::Recipient::Team(name.clone()),
+                model::Recipient::Number(number) => $wit::Recipient::Number(number.clone()),
+            }
+        }
+
+        fn sent_message(m: &model::SentMessage) -> $wit::SentMessage {
+            $wit::SentMessage {
+                plugin: m.plugin.clone(),
+                key: m.key.clone(),
+                channel: match m.channel {
+                    model::Channel::Sms => $wit::Channel::Sms,
+                    model::Channel::Call => $wit::Channel::Call,
+                },
+                to: recipient(&m.to),
+                to_number: m.to_number.clone(),
+                body: m.body.clone(),
+                sid: m.sid.clone(),
+                status: m.status.clone(),
+                delivery_status: m.delivery_status.clone(),
+            }
+        }
+    };
+}
+
 pub mod since_v0_1_0;
 pub mod since_v0_2_0;
+pub mod since_v0_3_0;
 
 /// A released contract version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,19 +202,22 @@ pub enum Version {
     V0_1_0,
     /// `ml-connector:plugin@0.2.0`: adds `context.reply`.
     V0_2_0,
+    /// `ml-connector:plugin@0.3.0`: adds `context.qad`.
+    V0_3_0,
 }
 
 impl Version {
     /// Every version this host loads, newest first.
-    pub const ALL: [Version; 2] = [Version::V0_2_0, Version::V0_1_0];
+    pub const ALL: [Version; 3] = [Version::V0_3_0, Version::V0_2_0, Version::V0_1_0];
     /// The version the SDK targets.
-    pub const LATEST: Version = Version::V0_2_0;
+    pub const LATEST: Version = Version::V0_3_0;
 
     /// `"0.2.0"`, …
     pub fn as_str(self) -> &'static str {
         match self {
             Version::V0_1_0 => "0.1.0",
             Version::V0_2_0 => "0.2.0",
+            Version::V0_3_0 => "0.3.0",
         }
     }
 
@@ -178,6 +226,7 @@ impl Version {
         match self {
             Version::V0_1_0 => since_v0_1_0::HANDLER_EXPORT,
             Version::V0_2_0 => since_v0_2_0::HANDLER_EXPORT,
+            Version::V0_3_0 => since_v0_3_0::HANDLER_EXPORT,
         }
     }
 
@@ -194,6 +243,7 @@ pub fn linker(engine: &Engine) -> Result<Linker<PluginState>> {
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     since_v0_1_0::add_to_linker(&mut linker)?;
     since_v0_2_0::add_to_linker(&mut linker)?;
+    since_v0_3_0::add_to_linker(&mut linker)?;
     Ok(linker)
 }
 
@@ -203,6 +253,8 @@ pub enum PluginPre {
     V0_1_0(since_v0_1_0::NotifierPre<PluginState>),
     /// Built for 0.2.0.
     V0_2_0(since_v0_2_0::NotifierPre<PluginState>),
+    /// Built for 0.3.0.
+    V0_3_0(since_v0_3_0::NotifierPre<PluginState>),
 }
 
 impl PluginPre {
@@ -212,6 +264,7 @@ impl PluginPre {
         Ok(match version {
             Version::V0_1_0 => PluginPre::V0_1_0(since_v0_1_0::NotifierPre::new(pre)?),
             Version::V0_2_0 => PluginPre::V0_2_0(since_v0_2_0::NotifierPre::new(pre)?),
+            Version::V0_3_0 => PluginPre::V0_3_0(since_v0_3_0::NotifierPre::new(pre)?),
         })
     }
 
@@ -220,6 +273,7 @@ impl PluginPre {
         match self {
             PluginPre::V0_1_0(_) => Version::V0_1_0,
             PluginPre::V0_2_0(_) => Version::V0_2_0,
+            PluginPre::V0_3_0(_) => Version::V0_3_0,
         }
     }
 
@@ -228,6 +282,7 @@ impl PluginPre {
         Ok(match self {
             PluginPre::V0_1_0(pre) => Bindings::V0_1_0(pre.instantiate(store)?),
             PluginPre::V0_2_0(pre) => Bindings::V0_2_0(pre.instantiate(store)?),
+            PluginPre::V0_3_0(pre) => Bindings::V0_3_0(pre.instantiate(store)?),
         })
     }
 }
@@ -238,6 +293,8 @@ pub enum Bindings {
     V0_1_0(since_v0_1_0::Notifier),
     /// Built for 0.2.0.
     V0_2_0(since_v0_2_0::Notifier),
+    /// Built for 0.3.0.
+    V0_3_0(since_v0_3_0::Notifier),
 }
 
 impl Bindings {
@@ -246,6 +303,7 @@ impl Bindings {
         Ok(match self {
             Bindings::V0_1_0(b) => b.ml_connector_plugin_handler().call_describe(store)?.into(),
             Bindings::V0_2_0(b) => b.ml_connector_plugin_handler().call_describe(store)?.into(),
+            Bindings::V0_3_0(b) => b.ml_connector_plugin_handler().call_describe(store)?.into(),
         })
     }
 
@@ -268,6 +326,10 @@ impl Bindings {
             }
             Bindings::V0_2_0(b) => {
                 let (event, context) = (event.into(), since_v0_2_0::context(context, defaults));
+                actions(b.ml_connector_plugin_handler().call_handle(store, &event, &context)?)
+            }
+            Bindings::V0_3_0(b) => {
+                let (event, context) = (event.into(), since_v0_3_0::context(context, defaults));
                 actions(b.ml_connector_plugin_handler().call_handle(store, &event, &context)?)
             }
         })

@@ -7,6 +7,7 @@
 //! in the composition root (`app.rs`).
 
 pub mod poll;
+pub mod qad;
 pub mod twilio;
 pub mod wave;
 
@@ -52,6 +53,8 @@ pub struct SourceContext {
     pub inbox: Inbox,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
+    /// This process's lease, for a source's own claimed work.
+    pub lease: crate::store::Lease,
 }
 
 /// What a source adds to the running service.

@@ -11,14 +11,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use backon::{BackoffBuilder as _, ExponentialBuilder};
-use chrono::{DateTime, NaiveTime, Utc};
+use std::str::FromStr as _;
+
+use chrono::{DateTime, FixedOffset, Utc};
 use rand::Rng as _;
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::config::QuietHours;
 use crate::inbox::Inbox;
 use crate::metrics::Metrics;
 use crate::store::{CursorStore, InsertOutcome, Lease, NewEvent, StoreError};
+use crate::timezone::{Timezone, to_timestamp};
 
 /// What one cycle found: new events in the order they are to be dispatched, and where the next
 /// cycle starts.
@@ -31,7 +35,7 @@ pub struct PollBatch {
 }
 
 /// Why a cycle failed.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PollError {
     /// Temporary (timeout, 429, 5xx, store busy): retried with backoff.
     #[error("{reason}")]
@@ -50,6 +54,23 @@ pub enum PollError {
     },
 }
 
+impl PollError {
+    /// A retryable error without a `Retry-After`.
+    pub fn retryable(reason: impl Into<String>) -> Self {
+        PollError::Retryable { reason: reason.into(), retry_after: None }
+    }
+
+    /// A broken error.
+    pub fn broken(reason: impl Into<String>) -> Self {
+        PollError::Broken { reason: reason.into() }
+    }
+
+    /// Whether retrying may help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, PollError::Retryable { .. })
+    }
+}
+
 impl From<StoreError> for PollError {
     fn from(e: StoreError) -> Self {
         PollError::Retryable { reason: e.to_string(), retry_after: None }
@@ -57,39 +78,64 @@ impl From<StoreError> for PollError {
 }
 
 /// When a source is polled.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
-    /// Time between the starts of two cycles.
-    pub every: Duration,
-    /// Each wait is `every` ± this share of it, at random, so replicas and tenants spread out.
-    pub jitter_percent: u8,
-    /// Only poll between these local times (wrapping midnight when `end < start`).
-    pub active_hours: Option<(NaiveTime, NaiveTime)>,
+    /// Every so often, or on a cron schedule.
+    pub every: Every,
+    /// A random delay up to this is added to each wait, so replicas and tenants spread out.
+    pub jitter: Duration,
+    /// Only inside this daily window (local time), when set.
+    pub active_hours: Option<QuietHours>,
+    /// The zone `active_hours` and a cron schedule are read in (UTC when unset).
+    pub timezone: Option<Timezone>,
+}
+
+/// The base of a [`Schedule`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Every {
+    /// A fixed interval between the starts of two cycles.
+    Interval(Duration),
+    /// A cron expression (seconds field optional), checked when the configuration is read.
+    Cron(String),
 }
 
 impl Schedule {
-    /// Every `every`, ±10 %, at any hour.
+    /// Every `every`, with up to a tenth of it as jitter, at any hour.
     pub fn every(every: Duration) -> Self {
-        Schedule { every, jitter_percent: 10, active_hours: None }
+        Schedule { every: Every::Interval(every), jitter: every / 10, active_hours: None, timezone: None }
     }
 
-    /// The wait before the next cycle, with jitter.
-    pub fn next_wait(&self) -> Duration {
-        let spread = self.every.mul_f64(f64::from(self.jitter_percent.min(100)) / 100.0);
-        if spread.is_zero() {
-            return self.every;
+    /// The wait from `now` to the next cycle, jitter included.
+    pub fn next_wait(&self, now: DateTime<Utc>) -> Duration {
+        let base = match &self.every {
+            Every::Interval(every) => *every,
+            Every::Cron(expr) => {
+                let local = now.with_timezone(&self.offset_at(now));
+                croner::Cron::from_str(expr)
+                    .ok()
+                    .and_then(|cron| cron.find_next_occurrence(&local, false).ok())
+                    .and_then(|next| (next.with_timezone(&Utc) - now).to_std().ok())
+                    .unwrap_or(Duration::from_secs(60))
+            }
+        };
+        if self.jitter.is_zero() {
+            return base;
         }
-        let offset = rand::rng().random_range(0.0..=2.0) * spread.as_secs_f64();
-        (self.every - spread) + Duration::from_secs_f64(offset)
+        base + self.jitter.mul_f64(rand::rng().random_range(0.0..=1.0))
     }
 
-    /// Whether `local` (the source's local time of day) is inside the active hours.
-    pub fn is_active(&self, local: NaiveTime) -> bool {
-        match self.active_hours {
-            None => true,
-            Some((start, end)) if start <= end => local >= start && local < end,
-            Some((start, end)) => local >= start || local < end,
-        }
+    /// Whether `now` is inside the active hours.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        let Some(window) = self.active_hours else { return true };
+        let t = now.with_timezone(&self.offset_at(now)).time();
+        if window.start < window.end { t >= window.start && t < window.end } else { t >= window.start || t < window.end }
+    }
+
+    /// The schedule's UTC offset in force at `now`. A cron run is found in it, so one that
+    /// falls across a daylight-saving change is off by that hour once.
+    fn offset_at(&self, now: DateTime<Utc>) -> FixedOffset {
+        let seconds = self.timezone.as_ref().map_or(0, |tz| tz.zone().to_offset(to_timestamp(now)).seconds());
+        FixedOffset::east_opt(seconds).unwrap_or(FixedOffset::east_opt(0).expect("UTC"))
     }
 }
 
@@ -208,13 +254,13 @@ impl PollDriver {
         tracing::info!(poller = %name, "Polling started.");
         while !*shutdown.borrow() {
             let schedule = self.poller.schedule();
-            let wait = if schedule.is_active(chrono::Local::now().time()) {
+            let wait = if schedule.is_active(Utc::now()) {
                 match self.run_once().await {
                     Ok(outcome) => {
                         backoff = Self::backoff();
                         broken_reported = None;
                         self.succeeded(&name, outcome);
-                        schedule.next_wait()
+                        schedule.next_wait(Utc::now())
                     }
                     Err(PollError::Retryable { reason, retry_after }) => {
                         let wait = retry_after.unwrap_or_else(|| backoff.next().unwrap_or(MAX_BACKOFF)).max(Duration::from_millis(100));
@@ -228,11 +274,11 @@ impl PollDriver {
                             broken_reported = Some(reason.clone());
                         }
                         self.failed(&name, "broken", reason);
-                        schedule.next_wait()
+                        schedule.next_wait(Utc::now())
                     }
                 }
             } else {
-                schedule.next_wait()
+                schedule.next_wait(Utc::now())
             };
             self.health.lock().expect("poll health lock").next_run = chrono::TimeDelta::from_std(wait).ok().map(|d| Utc::now() + d);
             tokio::select! {
@@ -359,28 +405,48 @@ mod tests {
         assert!(poller.seen.lock().unwrap().is_empty(), "the source was not asked");
     }
 
-    fn hm(h: u32, m: u32) -> NaiveTime {
-        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    fn window(start: u32, end: u32) -> Option<QuietHours> {
+        let t = |h| chrono::NaiveTime::from_hms_opt(h, 0, 0).unwrap();
+        Some(QuietHours { start: t(start), end: t(end) })
     }
 
     #[test]
-    fn waits_stay_within_the_jitter_band() {
+    fn waits_stay_within_the_jitter() {
         let schedule = Schedule::every(Duration::from_secs(100));
         for _ in 0..1000 {
-            let wait = schedule.next_wait();
-            assert!(wait >= Duration::from_secs(90) && wait <= Duration::from_secs(110), "{wait:?}");
+            let wait = schedule.next_wait(Utc::now());
+            assert!(wait >= Duration::from_secs(100) && wait <= Duration::from_secs(110), "{wait:?}");
         }
-        let exact = Schedule { jitter_percent: 0, ..schedule };
-        assert_eq!(exact.next_wait(), Duration::from_secs(100));
+        let exact = Schedule { jitter: Duration::ZERO, ..schedule };
+        assert_eq!(exact.next_wait(Utc::now()), Duration::from_secs(100));
     }
 
     #[test]
-    fn active_hours_may_wrap_midnight() {
-        let day = Schedule { active_hours: Some((hm(7, 0), hm(19, 0))), ..Schedule::every(Duration::from_secs(60)) };
-        assert!(day.is_active(hm(7, 0)) && day.is_active(hm(18, 59)));
-        assert!(!day.is_active(hm(19, 0)) && !day.is_active(hm(3, 0)));
-        let night = Schedule { active_hours: Some((hm(22, 0), hm(6, 0))), ..day };
-        assert!(night.is_active(hm(23, 0)) && night.is_active(hm(5, 0)));
-        assert!(!night.is_active(hm(12, 0)));
+    fn a_cron_schedule_waits_for_its_next_run_in_its_time_zone() {
+        let schedule = Schedule {
+            every: Every::Cron("0 */10 7-18 * * MON-FRI".into()),
+            jitter: Duration::ZERO,
+            active_hours: None,
+            timezone: Some(Timezone::parse("America/Chicago").unwrap()),
+        };
+        // Tuesday 2026-03-31 06:55 in Chicago (CDT, UTC-5): the next run is 07:00 there.
+        assert_eq!(schedule.next_wait(at("2026-03-31T11:55:00Z")), Duration::from_secs(5 * 60));
+        // Friday 18:55: the next run is Monday 07:00.
+        assert_eq!(schedule.next_wait(at("2026-04-03T23:55:00Z")), Duration::from_secs((2 * 24 + 12) * 3600 + 5 * 60));
+    }
+
+    #[test]
+    fn active_hours_are_local_and_may_wrap_midnight() {
+        let chicago = Some(Timezone::parse("America/Chicago").unwrap());
+        let day = Schedule { active_hours: window(7, 19), timezone: chicago, ..Schedule::every(Duration::from_secs(60)) };
+        assert!(day.is_active(at("2026-03-31T12:00:00Z")), "07:00 in Chicago");
+        assert!(!day.is_active(at("2026-04-01T00:00:00Z")), "19:00 in Chicago");
+        let night = Schedule { active_hours: window(22, 6), timezone: None, ..Schedule::every(Duration::from_secs(60)) };
+        assert!(night.is_active(at("2026-03-31T23:00:00Z")) && night.is_active(at("2026-03-31T05:00:00Z")));
+        assert!(!night.is_active(at("2026-03-31T12:00:00Z")));
     }
 }

@@ -30,7 +30,9 @@ pub use self::inbox::{
     PluginFailure, StoredEvent,
 };
 pub use self::lease::{DEFAULT_TTL as DEFAULT_LEASE_TTL, Lease};
-pub use self::outbox::{Attempt, HistoryRecord, MessageFilter, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore};
+pub use self::outbox::{
+    Attempt, HistoryRecord, MessageFilter, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore, RecordHistory,
+};
 pub use self::secrets::{ResealFn, SecretStore};
 use crate::config::StoreConfig;
 use crate::sinks::twilio::state::TwilioStore;

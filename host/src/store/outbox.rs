@@ -177,6 +177,26 @@ pub struct HistoryRecord {
     pub detail: Option<String>,
 }
 
+/// A status change of a message whose event is about a source record, for that source to
+/// report back (e.g. written to the QAD record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordHistory {
+    /// The history row's id: increasing, the reader's cursor.
+    pub id: i64,
+    /// The record, e.g. `qad:acme:purchase_order:PO-77`.
+    pub record: String,
+    /// The outbox row.
+    pub outbox_id: i64,
+    /// SMS or call.
+    pub channel: Channel,
+    /// The number it went (or was to go) to.
+    pub to_number: Option<String>,
+    /// The remote's id.
+    pub sid: Option<String>,
+    /// The change.
+    pub history: HistoryRecord,
+}
+
 /// Which messages [`OutboxStore::list_messages`] returns, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageFilter {
@@ -224,4 +244,11 @@ pub trait OutboxStore: Send + Sync {
     /// Re-queues a failed or undeliverable message as a new attempt series (history kept).
     /// `false` if it is unknown or in another status.
     async fn requeue_message(&self, id: i64, at: DateTime<Utc>) -> Result<bool>;
+
+    /// Adds a line to a message's history without changing it (e.g. what a source did with it).
+    async fn add_history(&self, outbox_id: i64, status: &str, detail: &str) -> Result<()>;
+
+    /// Status changes after history id `after`, oldest first, of messages whose events are about
+    /// records starting with `record_prefix` (e.g. `qad:acme:`); at most `limit`.
+    async fn list_record_history(&self, record_prefix: &str, after: i64, limit: usize) -> Result<Vec<RecordHistory>>;
 }

@@ -9,7 +9,7 @@ use super::{SqlResultExt as _, SqliteStore, from_millis, millis, sql_limit};
 use crate::model::{Channel, Recipient};
 use crate::store::{
     Attempt, CustomerNumbers, HistoryRecord, Lease, MessageFilter, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore,
-    Result, StoreError,
+    RecordHistory, Result, StoreError,
 };
 
 const COLUMNS: &str = "id, event_id, plugin, key, channel, recipient, body, not_before, status,
@@ -326,6 +326,55 @@ impl OutboxStore for SqliteStore {
             }
             tx.commit().op(OP)?;
             Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn add_history(&self, outbox_id: i64, status: &str, detail: &str) -> Result<()> {
+        let (status, detail) = (status.to_owned(), detail.to_owned());
+        self.write("add history", move |conn| {
+            conn.execute(
+                "INSERT INTO message_history (outbox_id, at, status, detail) VALUES (?1, ?2, ?3, ?4)",
+                params![outbox_id, millis(Utc::now()), status, detail],
+            )
+            .op("add history")
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn list_record_history(&self, record_prefix: &str, after: i64, limit: usize) -> Result<Vec<RecordHistory>> {
+        const OP: &str = "list record history";
+        let prefix = record_prefix.to_owned();
+        self.read(OP, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT h.id, e.record, o.id, o.channel, o.to_number, o.sid, h.at, h.status, h.detail
+                     FROM message_history h JOIN outbox o ON o.id = h.outbox_id JOIN events e ON e.id = o.event_id
+                     WHERE h.id > ?2 AND e.record IS NOT NULL AND substr(e.record, 1, length(?1)) = ?1
+                     ORDER BY h.id LIMIT ?3",
+                )
+                .op(OP)?;
+            type Row = (i64, String, i64, String, Option<String>, Option<String>, i64, String, Option<String>);
+            let rows = stmt
+                .query_map(params![prefix, after, sql_limit(limit)], |row| Row::try_from(row))
+                .op(OP)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .op(OP)?;
+            rows.into_iter()
+                .map(|(id, record, outbox_id, channel, to_number, sid, at, status, detail)| {
+                    Ok(RecordHistory {
+                        id,
+                        record,
+                        outbox_id,
+                        channel: Channel::parse(&channel)
+                            .ok_or_else(|| StoreError::Corrupt { table: "outbox", reason: format!("row {outbox_id} has channel {channel:?}") })?,
+                        to_number,
+                        sid,
+                        history: HistoryRecord { at: from_millis("message_history", at)?, status, detail },
+                    })
+                })
+                .collect()
         })
         .await
     }

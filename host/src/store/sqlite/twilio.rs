@@ -283,6 +283,14 @@ fn record_inbound(
         ],
     )
     .op(OP)?;
+    if let Some((outbox_id, _)) = &link {
+        // The reply is part of the message's story (the audit, a record's write-back).
+        tx.execute(
+            "INSERT INTO message_history (outbox_id, at, status, detail) VALUES (?1, ?2, 'reply', ?3)",
+            params![outbox_id, at, format!("reply from {} ({}): {}", msg.from, msg.sid, msg.body)],
+        )
+        .op(OP)?;
+    }
     match msg.opt_change {
         Some(OptChange::OptOut) => {
             tx.execute(

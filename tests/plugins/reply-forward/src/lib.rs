@@ -1,19 +1,23 @@
-//! Reacts to `message.received` (an inbound SMS reply) through the SDK and WIT 0.2.0's
-//! `context.reply`: a reply that asks a question ("PAID?") is forwarded to the accounting team
-//! with the message it answers (channel, key, delivery status) and that message's source event.
+//! Reacts to `message.received` (an inbound SMS reply) through WIT 0.2.0's `context.reply`: a
+//! reply that asks a question ("PAID?") is forwarded to the accounting team with the message it
+//! answers (channel, key, delivery status) and that message's source event.
 
-use ml_connector_sdk::twilio::MESSAGE_RECEIVED;
-use ml_connector_sdk::{Action, Channel, Context, Event, Manifest, Plugin, Recipient};
+// Built against the frozen WIT 0.2.0 on purpose (the SDK has moved on): it shows the host still
+// loads 0.2.0 plugins and gives them the reply.
+wit_bindgen::generate!({ path: "../../../wit/since_v0.2.0", world: "notifier" });
 
-pub struct ReplyForward;
+use exports::ml_connector::plugin::handler::{Action, Context, Event, Guest, Manifest};
+use ml_connector::plugin::types::{Channel, Message, Recipient};
 
-impl Plugin for ReplyForward {
+struct ReplyForward;
+
+impl Guest for ReplyForward {
     fn describe() -> Manifest {
         Manifest {
             name: "reply-forward".into(),
             version: "0.2.0".into(),
             description: "Forwards questions customers reply by SMS to the accounting team.".into(),
-            subscribes: vec![MESSAGE_RECEIVED.into()],
+            subscribes: vec!["message.received".into()],
         }
     }
 
@@ -37,8 +41,8 @@ impl Plugin for ReplyForward {
             None => "no message".into(),
         };
         let body = format!("Reply from {} about {about} ({answers}): {}", reply.from, reply.body);
-        Ok(vec![Action::sms(Recipient::Team("accounting".into()), body, format!("reply:{}", event.id))])
+        Ok(vec![Action::Sms(Message { to: Recipient::Team("accounting".into()), body, key: format!("reply:{}", event.id), not_before: None })])
     }
 }
 
-ml_connector_sdk::export_plugin!(ReplyForward);
+export!(ReplyForward);
