@@ -50,6 +50,7 @@ macro_rules! conformance_suite {
             a_callback_for_an_unknown_sid_is_stored_without_history,
             a_callback_that_arrives_before_the_sid_is_recorded_is_adopted_with_it,
             a_reply_is_linked_to_the_last_message_sent_to_its_sender_once,
+            a_records_history_is_listed_by_prefix_after_a_cursor_with_replies_and_added_lines,
             stop_opts_the_sender_out_and_start_clears_it,
             lookups_are_cached_and_replaced,
             clearing_an_opt_out_by_hand_removes_it_and_records_who_and_when,
@@ -677,6 +678,41 @@ pub(crate) async fn a_reply_is_linked_to_the_last_message_sent_to_its_sender_onc
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].message.body, "PAID?");
     assert!(store.list_replies(older).await.unwrap().is_empty());
+}
+
+pub(crate) async fn a_records_history_is_listed_by_prefix_after_a_cursor_with_replies_and_added_lines(store: Arc<dyn Store>) {
+    let about = |id: &str, record: &str| NewEvent { record: Some(record.into()), ..event(id, 0) };
+    insert(&store, &[about("q1", "qad:acme:purchase_order:PO-77"), about("q2", "qad:other:purchase_order:PO-1"), event("w1", 0)]).await;
+    for id in ["q1", "q2", "w1"] {
+        complete(&store, id, sends(vec![message("p", &format!("k-{id}"))])).await;
+    }
+    let id_of = |rows: Vec<OutboxMessage>, event: &str| rows.into_iter().find(|m| m.row.event_id == event).unwrap().row.id;
+    let po = id_of(all_messages(&store).await, "q1");
+    let (other_po, wave) = (id_of(all_messages(&store).await, "q2"), id_of(all_messages(&store).await, "w1"));
+    store.add_history(other_po, "note", "another tenant's").await.unwrap();
+    store.add_history(wave, "note", "no record").await.unwrap();
+    mark_sent(&store, po, "SMpo").await;
+    store.record_inbound(&inbound("SMr", "Approved", None)).await.unwrap();
+    store.add_history(po, "qad-writeback", "written to PO-77").await.unwrap();
+
+    let lines = store.list_record_history("qad:acme:", 0, 100).await.unwrap();
+    let seen: Vec<(&str, &str, i64)> = lines.iter().map(|l| (l.record.as_str(), l.history.status.as_str(), l.outbox_id)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("qad:acme:purchase_order:PO-77", "sent", po),
+            ("qad:acme:purchase_order:PO-77", "reply", po),
+            ("qad:acme:purchase_order:PO-77", "qad-writeback", po),
+        ]
+    );
+    assert!(lines.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
+    assert_eq!((lines[0].sid.as_deref(), lines[0].to_number.as_deref()), (Some("SMpo"), Some("+14155550100")));
+    assert!(lines[1].history.detail.as_deref().is_some_and(|d| d.contains("Approved")), "{:?}", lines[2]);
+    // After a cursor, at most `limit`; another tenant's prefix sees only its own.
+    let after = store.list_record_history("qad:acme:", lines[0].id, 1).await.unwrap();
+    assert_eq!(after.iter().map(|l| l.id).collect::<Vec<_>>(), [lines[1].id]);
+    let other = store.list_record_history("qad:other:", 0, 100).await.unwrap();
+    assert_eq!(other.iter().map(|l| (l.record.as_str(), l.outbox_id)).collect::<Vec<_>>(), [("qad:other:purchase_order:PO-1", other_po)]);
 }
 
 pub(crate) async fn stop_opts_the_sender_out_and_start_clears_it(store: Arc<dyn Store>) {
