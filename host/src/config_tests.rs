@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use chrono::NaiveTime;
 
 const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 const SERVICE_SID: &str = "MG0123456789abcdef0123456789abcdef";
