@@ -165,3 +165,28 @@ fn events_only_reach_subscribed_plugins() {
     let e: Event = event("invoice.paid", "{}");
     assert!(run_plugins(&plugins, &e, &Context::bare("2026-04-29T10:00:00Z".into())).is_empty());
 }
+
+/// The body of misbehave's `test.clock` answer for an event with id `id` at `now`.
+fn clock_reading(plugin: &Plugin, id: &str, now: &str) -> String {
+    let event = Event { id: id.into(), ..event("test.clock", "") };
+    let actions = plugin.handle(&event, &Context::bare(now.into())).unwrap().actions;
+    match &actions[..] {
+        [Action::Sms(m)] => m.body.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_clock_and_randomness_a_plugin_sees_come_from_its_input_so_a_replay_is_identical() {
+    let rt = Runtime::new(&RuntimeOptions::default()).unwrap();
+    let plugin = misbehave(&rt);
+    let first = clock_reading(&plugin, "evt-1", "2026-04-29T10:00:00.25Z");
+    // The wall clock reads the context's `now` (1777456800 s and 0.25 s), the monotonic
+    // clock stands still.
+    assert!(first.starts_with("1777456800 250000000 "), "{first}");
+    assert!(first.ends_with(" 0ns"), "{first}");
+    assert_eq!(clock_reading(&plugin, "evt-1", "2026-04-29T10:00:00.25Z"), first, "a replay reads the same");
+    let other = clock_reading(&plugin, "evt-2", "2026-04-29T10:00:00.25Z");
+    assert_ne!(other.split(' ').nth(2), first.split(' ').nth(2), "another event gets other randomness: {first} / {other}");
+    assert!(clock_reading(&plugin, "evt-1", "2026-12-01T00:00:00Z").starts_with("1796083200 0 "));
+}

@@ -304,7 +304,7 @@ impl Plugin {
     pub fn handle(&self, event: &Event, context: &Context) -> Result<Invocation, PluginError> {
         let fail = |cause| PluginError { plugin: self.name.to_string(), event_id: event.id.clone(), cause };
         let (result, elapsed, memory_peak) = self
-            .call(&event.id, |store, bindings| {
+            .call(&event.id, unix_time(&context.now), |store, bindings| {
                 let result = bindings.handle(store, event, context, &self.settings)?;
                 // A guest that turns a refused memory growth into its own
                 // error (QuickJS throws "out of memory") failed on the cap.
@@ -323,7 +323,7 @@ impl Plugin {
     /// between them. Production never uses this (every event gets a fresh
     /// instance); it exists so benchmarks can show what isolation costs.
     pub fn reusable_instance(&self) -> Result<ReusableInstance, PluginError> {
-        let mut store = Store::new(&self.engine, PluginState::new(self.name.clone(), "reused", self.limits.memory_bytes));
+        let mut store = Store::new(&self.engine, PluginState::new(self.name.clone(), "reused", Duration::ZERO, self.limits.memory_bytes));
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_callback(|_| Ok(wasmtime::UpdateDeadline::Continue(u64::MAX / 2)));
         let bindings = self.pre.instantiate(&mut store).map_err(|e| PluginError {
@@ -335,7 +335,7 @@ impl Plugin {
     }
 
     fn describe(&self) -> Result<Manifest, PluginError> {
-        self.call("describe", |store, bindings| bindings.describe(store))
+        self.call("describe", Duration::ZERO, |store, bindings| bindings.describe(store))
             .map(|(m, _, _)| m)
             .map_err(|cause| PluginError { plugin: self.name.to_string(), event_id: "describe".into(), cause })
     }
@@ -345,9 +345,10 @@ impl Plugin {
     fn call<R>(
         &self,
         event_id: &str,
+        now: Duration,
         f: impl FnOnce(&mut Store<PluginState>, &Bindings) -> wasmtime::Result<R>,
     ) -> Result<(R, Duration, usize), Failure> {
-        let mut store = Store::new(&self.engine, PluginState::new(self.name.clone(), event_id, self.limits.memory_bytes));
+        let mut store = Store::new(&self.engine, PluginState::new(self.name.clone(), event_id, now, self.limits.memory_bytes));
         store.limiter(|state| &mut state.limiter);
         let ticks = self.limits.deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64;
         // +1: the tick in progress when we start may end at any moment.
@@ -401,4 +402,13 @@ fn compile_reason(wasm: &[u8], error: &wasmtime::Error) -> String {
         return "not a WebAssembly file (it does not start with the \\0asm magic bytes)".into();
     }
     format!("{error:#}").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The time since the Unix epoch that `now` (RFC 3339, the context's clock) names: what the
+/// guest's wall clock reads. The epoch itself for a time before it or text that is not a time.
+fn unix_time(now: &str) -> Duration {
+    chrono::DateTime::parse_from_rfc3339(now)
+        .ok()
+        .and_then(|at| Duration::from_secs(u64::try_from(at.timestamp()).ok()?).checked_add(Duration::from_nanos(at.timestamp_subsec_nanos().into())))
+        .unwrap_or(Duration::ZERO)
 }

@@ -1,12 +1,20 @@
 //! Per-call store state: a locked-down WASI context, the memory limiter and
 //! the guest's captured output. A fresh one is built for every (event, plugin).
+//!
+//! What the guest can observe besides its input is fixed by the input, so that running a
+//! stored event and context again gives the same actions: the WASI wall clock reads the
+//! context's `now`, the monotonic clock stands still, and both random sources are a byte
+//! cycle derived from the event id.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 /// Bytes of stdout, stderr and `log` text kept per call; the rest is dropped.
 pub const OUTPUT_CAP: usize = 64 << 10;
@@ -25,16 +33,24 @@ pub struct PluginState {
 
 impl PluginState {
     /// A state with no preopened directories, no environment, no arguments,
-    /// no network and stdin closed; stdout and stderr are captured in memory.
-    pub fn new(plugin: Arc<str>, event_id: &str, memory_cap: usize) -> Self {
+    /// no network and stdin closed; stdout and stderr are captured in memory. The guest's
+    /// clock reads `now` (time since the Unix epoch) and its randomness comes from `event_id`.
+    pub fn new(plugin: Arc<str>, event_id: &str, now: Duration, memory_cap: usize) -> Self {
         let stdout = MemoryOutputPipe::new(OUTPUT_CAP);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAP);
+        let seed = seed_bytes(event_id);
+        let insecure_seed = u128::from_le_bytes(seed[..16].try_into().expect("16 bytes"));
         let wasi = WasiCtx::builder()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .wall_clock(FixedWallClock(now))
+            .monotonic_clock(StillMonotonicClock)
+            .secure_random(Deterministic::new(seed.clone()))
+            .insecure_random(Deterministic::new(seed))
+            .insecure_random_seed(insecure_seed)
             .build();
         PluginState {
             wasi,
@@ -80,6 +96,39 @@ impl PluginState {
                 tracing::info!(plugin = &*self.plugin, event_id = %self.event_id, stream, "{line}");
             }
         }
+    }
+}
+
+/// 64 bytes derived from the event id: SHA-256 of it, then SHA-256 of that.
+fn seed_bytes(event_id: &str) -> Vec<u8> {
+    let first = Sha256::digest(event_id.as_bytes());
+    let second = Sha256::digest(first);
+    [first.as_slice(), second.as_slice()].concat()
+}
+
+/// `wasi:clocks/wall-clock` reading one instant: the context's `now`.
+struct FixedWallClock(Duration);
+
+impl HostWallClock for FixedWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn now(&self) -> Duration {
+        self.0
+    }
+}
+
+/// `wasi:clocks/monotonic-clock` that does not move within a call.
+struct StillMonotonicClock;
+
+impl HostMonotonicClock for StillMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+
+    fn now(&self) -> u64 {
+        0
     }
 }
 

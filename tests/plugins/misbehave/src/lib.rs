@@ -61,6 +61,15 @@ impl Guest for Misbehave {
                 key: "inject".into(),
                 not_before: None,
             })]),
+            "test.clock" => {
+                // What a guest can read that is not its input: the clock, a monotonic instant
+                // and the seed behind std's hash maps. The host fixes all three by the input.
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())?;
+                let start = std::time::Instant::now();
+                let hash = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), "x");
+                let still = start.elapsed();
+                Ok(vec![sms(format!("{} {} {hash:016x} {still:?}", now.as_secs(), now.subsec_nanos()), "clock".into())])
+            }
             other => Err(format!("unknown command {other}")),
         }
     }
