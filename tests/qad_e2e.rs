@@ -124,6 +124,15 @@ async fn polled_records_become_messages_whose_outcomes_callbacks_and_replies_are
     // Nothing else was written to: only purchase orders are configured for write-back.
     assert!(qad.with(|q| q.writes.iter().all(|w| w.to_string().contains("PO-77"))), "writes: {:?}", qad.with(|q| q.writes.clone()));
 
+    // The reply answered the approval SMS: the plugin cancelled its follow-up call.
+    let s = site.clone();
+    off_runtime(move || {
+        s.wait_for("the follow-up call to be cancelled by the reply", || {
+            s.audit(&["--record", PO_77]).iter().any(|m| m["channel"] == "call" && m["status"] == "cancelled")
+        })
+    })
+    .await;
+
     // The audit tells the whole story of the record: the message, Twilio's status, the reply, the write-backs.
     let story = site.stdout(&["audit", "--record", PO_77]);
     for expected in ["delivered", "Approved PO-77", "qad-writeback", &sid] {
