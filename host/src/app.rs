@@ -133,6 +133,7 @@ impl App {
                 pollers.push(driver);
             }
         }
+        tasks.push(prune_runs(store.clone(), config.store.run_retention_days));
         let drivers = sinks
             .all()
             .iter()
@@ -179,6 +180,31 @@ impl App {
         tracing::info!("Stopped.");
         Ok(())
     }
+}
+
+/// Deletes recorded plugin runs older than `days` every hour, the first time a minute after
+/// the start.
+fn prune_runs(store: Arc<dyn Store>, days: u64) -> Box<dyn FnOnce(watch::Receiver<bool>) -> tokio::task::JoinHandle<()> + Send> {
+    Box::new(move |mut stop| {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(60), Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                // A retention longer than the calendar reaches keeps everything.
+                let Some(before) = i64::try_from(days).ok().and_then(chrono::TimeDelta::try_days).and_then(|d| chrono::Utc::now().checked_sub_signed(d)) else {
+                    continue;
+                };
+                match store.prune_runs(before).await {
+                    Ok(0) => {}
+                    Ok(pruned) => tracing::info!(pruned, days, "Pruned old plugin runs."),
+                    Err(e) => tracing::warn!(error = %e, "Could not prune old plugin runs; trying again in an hour."),
+                }
+            }
+        })
+    })
 }
 
 /// A poller's health: a broken source degrades the service.

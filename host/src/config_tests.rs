@@ -18,6 +18,7 @@ max_body_bytes = 65536
 path = "/var/lib/ml-connector/db.sqlite"
 cache_dir = "/var/cache/ml-connector"
 lease_secs = 45
+run_retention_days = 7
 
 [secrets]
 master_key_file = "/etc/ml-connector/master.key"

@@ -5,6 +5,7 @@
 //! add `ml-connector` as a dev-dependency).
 
 pub mod cases;
+pub mod shadow;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -9,6 +9,7 @@ mod plugin;
 mod qad;
 mod secrets;
 mod serve;
+mod shadow;
 mod wave;
 
 use std::path::{Path, PathBuf};
@@ -71,6 +72,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config.as_deref();
     match cli.command {
         Command::Serve => serve::run(config).await,
+        Command::Plugin(plugin::PluginCommand::Shadow(args)) => shadow::run(config, args).await,
         // Plugins run on the blocking pool: WASI's blocking calls may not run on an async worker.
         Command::Plugin(cmd) => {
             let config = config.map(Path::to_path_buf);

@@ -68,6 +68,9 @@ pub enum PluginCommand {
     /// List the plugins the configuration would load (and those it leaves out), why, and what
     /// each subscribes to.
     List,
+    /// Run a new version of a plugin on the events and contexts the live version saw, and show
+    /// where it decides differently; exits 1 if any decision differs. Sends and writes nothing.
+    Shadow(super::shadow::ShadowArgs),
     /// Print a plugin's manifest and the WIT version it was built for as JSON.
     Inspect {
         /// A default plugin's name or a path to a `.wasm` component.
@@ -135,6 +138,8 @@ pub fn run(config_path: Option<&Path>, cmd: PluginCommand) -> anyhow::Result<Exi
             }
             Ok(ExitCode::SUCCESS)
         }
+        // Reads the store, so it runs in `cli::shadow` from the async command loop.
+        PluginCommand::Shadow(_) => anyhow::bail!("`plugin shadow` is run by the async command loop"),
         PluginCommand::Inspect { plugin } => {
             let plugin = harness.load(&plugin, Limits::default(), BTreeMap::new()).context("cannot load the plugin")?;
             let mut json = serde_json::to_value(plugin.manifest())?;

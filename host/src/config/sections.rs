@@ -74,6 +74,10 @@ pub struct StoreConfig {
     /// out.
     #[serde(deserialize_with = "positive")]
     pub lease_secs: u64,
+    /// How many days each plugin run (the context it saw, what it decided) is kept for replays
+    /// and shadow runs (30).
+    #[serde(deserialize_with = "positive")]
+    pub run_retention_days: u64,
 }
 
 impl Default for StoreConfig {
@@ -82,6 +86,7 @@ impl Default for StoreConfig {
             path: PathBuf::from("ml-connector.db"),
             cache_dir: None,
             lease_secs: 30,
+            run_retention_days: 30,
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::metrics::{Metrics, PluginLabel};
 use crate::model::{Action, Channel, Context, Event};
 use crate::runtime::Plugin;
 use crate::sinks::Sinks;
-use crate::store::{CustomerNumbers, DispatchResult, InboxStore, Lease, PluginFailure, StoreError};
+use crate::store::{CustomerNumbers, DispatchResult, InboxStore, Lease, NewRun, PluginFailure, RecordedContext, StoreError};
 
 /// Events claimed and committed per transaction: each commit is an fsync that the webhook
 /// receiver's commits wait behind, so fewer is better.
@@ -132,8 +132,14 @@ impl Dispatcher {
         }
         // And the business's time zone, which the sink driver reads quiet hours in.
         result.timezone = context.timezone.clone();
+        // What the plugins saw, recorded with what each decided (replays, shadow runs).
+        match serde_json::to_string(context) {
+            Ok(json) => result.context = Some(RecordedContext::new(json)),
+            Err(e) => tracing::warn!(event_id = %event.id, error = %e, "Context not recorded: it does not serialize."),
+        }
         for run in run_plugins(&self.plugins, event, context) {
             let plugin = run.plugin.name().to_string();
+            let digest = run.plugin.digest().to_owned();
             let label = PluginLabel { plugin: plugin.clone() };
             self.metrics.plugin_invocations.get_or_create(&label).inc();
             let checked = run
@@ -141,6 +147,11 @@ impl Dispatcher {
                 .map_err(|e| e.cause)
                 .and_then(|invocation| check_bodies(invocation.actions, |channel, body| self.sinks.check_body(channel, body)))
                 .map_err(|cause| cause.to_string());
+            let recorded = match &checked {
+                Ok(actions) => serde_json::to_string(actions).map_err(|e| format!("actions not recorded: {e}")),
+                Err(cause) => Err(cause.clone()),
+            };
+            result.runs.push(NewRun { plugin: plugin.clone(), digest, outcome: recorded });
             match checked {
                 Ok(actions) => {
                     for action in actions {

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sha2::Digest as _;
+
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
@@ -236,6 +238,7 @@ impl Runtime {
         })?;
         let mut plugin = Plugin {
             cache_outcome: outcome,
+            digest: hex::encode(sha2::Sha256::digest(wasm)),
             name: Arc::from(label),
             manifest: Manifest { name: label.into(), version: String::new(), description: String::new(), subscribes: vec![] },
             pre,
@@ -262,6 +265,7 @@ impl Runtime {
 /// A loaded plugin: its manifest, settings, limits and pre-instantiated component.
 pub struct Plugin {
     cache_outcome: CacheOutcome,
+    digest: String,
     name: Arc<str>,
     manifest: Manifest,
     pre: PluginPre,
@@ -282,6 +286,11 @@ impl Plugin {
     /// The plugin's name (from its manifest).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The SHA-256 of its wasm, hex: the version that decided, recorded with each run.
+    pub fn digest(&self) -> &str {
+        &self.digest
     }
 
     /// What the plugin said about itself at load.

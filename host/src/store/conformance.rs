@@ -44,6 +44,8 @@ macro_rules! conformance_suite {
             secrets_are_stored_listed_and_replaced,
             rotation_rewrites_every_secret_or_none,
             cursors_are_saved_replaced_and_listed,
+            plugin_runs_are_recorded_with_the_dispatch_and_the_latest_per_event_is_listed,
+            old_plugin_runs_and_their_unused_contexts_are_pruned,
             one_claimer_at_a_time_polls_a_source,
             a_late_status_is_kept_in_history_without_moving_the_message_back,
             a_repeated_callback_is_a_duplicate_unless_its_sequence_number_differs,
@@ -601,6 +603,66 @@ pub(crate) async fn one_claimer_at_a_time_polls_a_source(store: Arc<dyn Store>) 
     assert!(store.lease_cursor("other", &dead_lease("killed")).await.unwrap());
     assert!(store.lease_cursor("other", &a).await.unwrap());
     assert_eq!(store.get_cursor("qad:acme").await.unwrap().unwrap().value, "7");
+}
+
+// ---- plugin runs ----
+
+fn ran(plugin: &str, outcome: std::result::Result<&str, &str>) -> NewRun {
+    NewRun { plugin: plugin.into(), digest: format!("digest-of-{plugin}"), outcome: outcome.map(str::to_owned).map_err(str::to_owned) }
+}
+
+fn with_runs(context: &str, runs: Vec<NewRun>) -> DispatchResult {
+    DispatchResult { context: Some(RecordedContext::new(context.into())), runs, ..DispatchResult::default() }
+}
+
+fn runs_of(plugin: &str) -> RunFilter {
+    RunFilter { plugin: plugin.into(), limit: 100, ..RunFilter::default() }
+}
+
+pub(crate) async fn plugin_runs_are_recorded_with_the_dispatch_and_the_latest_per_event_is_listed(store: Arc<dyn Store>) {
+    let mut paid = event("e2", 1);
+    paid.kind = "invoice.paid".into();
+    insert(&store, &[event("e1", 0), paid]).await;
+    complete(&store, "e1", with_runs(r#"{"now":"1"}"#, vec![ran("a", Ok("[]")), ran("b", Err("boom"))])).await;
+    complete(&store, "e2", with_runs(r#"{"now":"2"}"#, vec![ran("a", Ok(r#"[{"sms":1}]"#))])).await;
+
+    let a = store.list_runs(&runs_of("a")).await.unwrap();
+    assert_eq!(a.iter().map(|r| r.event_id.as_str()).collect::<Vec<_>>(), ["e2", "e1"], "newest first");
+    assert_eq!((a[0].kind.as_str(), a[0].context.as_str(), a[0].outcome.as_deref()), ("invoice.paid", r#"{"now":"2"}"#, Ok(r#"[{"sms":1}]"#)));
+    assert_eq!(a[1].digest, "digest-of-a");
+    let b = store.list_runs(&runs_of("b")).await.unwrap();
+    assert_eq!((b.len(), b[0].outcome.clone()), (1, Err("boom".to_owned())));
+
+    // A replayed event's new run replaces the old one in the listing; the kind filter applies.
+    assert!(store.replay_event("e1").await.unwrap());
+    complete(&store, "e1", with_runs(r#"{"now":"3"}"#, vec![ran("a", Ok(r#"["again"]"#))])).await;
+    let a = store.list_runs(&runs_of("a")).await.unwrap();
+    assert_eq!(a.iter().map(|r| (r.event_id.as_str(), r.context.as_str())).collect::<Vec<_>>(), [("e1", r#"{"now":"3"}"#), ("e2", r#"{"now":"2"}"#)]);
+    let overdue = store.list_runs(&RunFilter { kind: Some("invoice.overdue".into()), ..runs_of("a") }).await.unwrap();
+    assert_eq!(overdue.iter().map(|r| r.event_id.as_str()).collect::<Vec<_>>(), ["e1"]);
+    let one = store.list_runs(&RunFilter { limit: 1, ..runs_of("a") }).await.unwrap();
+    assert_eq!(one.len(), 1);
+    let future = store.list_runs(&RunFilter { since: Some(Utc::now() + chrono::Duration::hours(1)), ..runs_of("a") }).await.unwrap();
+    assert!(future.is_empty());
+    // A dispatch taken over by another claimer records nothing of its runs.
+    insert(&store, &[event("e3", 2)]).await;
+    store.claim_events(&lease("other"), 10).await.unwrap();
+    let lost = store.complete_dispatches(&lease("late"), vec![("e3".into(), with_runs("{}", vec![ran("a", Ok("[]"))]))]).await.unwrap();
+    assert_eq!(lost, ["e3"]);
+    assert!(store.list_runs(&runs_of("a")).await.unwrap().iter().all(|r| r.event_id != "e3"));
+}
+
+pub(crate) async fn old_plugin_runs_and_their_unused_contexts_are_pruned(store: Arc<dyn Store>) {
+    insert(&store, &[event("e1", 0)]).await;
+    complete(&store, "e1", with_runs("{}", vec![ran("a", Ok("[]"))])).await;
+    assert_eq!(store.prune_runs(Utc::now() - chrono::Duration::hours(1)).await.unwrap(), 0);
+    assert_eq!(store.list_runs(&runs_of("a")).await.unwrap().len(), 1);
+    assert_eq!(store.prune_runs(Utc::now() + chrono::Duration::seconds(1)).await.unwrap(), 1);
+    assert!(store.list_runs(&runs_of("a")).await.unwrap().is_empty());
+    // The same context recorded again after its runs were pruned is stored again.
+    assert!(store.replay_event("e1").await.unwrap());
+    complete(&store, "e1", with_runs("{}", vec![ran("a", Ok("[]"))])).await;
+    assert_eq!(store.list_runs(&runs_of("a")).await.unwrap()[0].context, "{}");
 }
 
 // ---- the Twilio sink's state ----

@@ -135,6 +135,10 @@ pub struct DispatchResult {
     /// The business's own time zone, when the source reported one (an IANA name), kept with
     /// each new outbox row so quiet hours are read in it.
     pub timezone: Option<String>,
+    /// The context the plugins were given, recorded with their runs.
+    pub context: Option<super::RecordedContext>,
+    /// What each plugin that ran decided (or why it failed), for replays and shadow runs.
+    pub runs: Vec<super::NewRun>,
 }
 
 /// The customer's numbers as the context had them at dispatch (E.164 when the enricher

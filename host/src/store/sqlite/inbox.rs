@@ -294,5 +294,6 @@ fn apply_dispatch(tx: &Transaction<'_>, holder: &str, event_id: &str, result: &D
     for f in &result.failures {
         failure.execute(params![event_id, f.plugin, f.cause, now]).op(OP)?;
     }
+    super::runs::write_runs(tx, event_id, result, now)?;
     Ok(true)
 }

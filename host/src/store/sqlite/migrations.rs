@@ -243,8 +243,33 @@ CREATE TABLE opt_out_clearances (
 CREATE INDEX opt_out_clearances_by_number ON opt_out_clearances (number, id);
 "#;
 
+/// Schema version 6: what each plugin saw and decided. Every dispatch records the context its
+/// plugins were given (`plugin_contexts`, once per distinct context, by SHA-256) and one
+/// `plugin_runs` row per plugin that ran: its version (the SHA-256 of its wasm), its actions
+/// as JSON or its error. Replays and `plugin shadow` read them; old rows are pruned.
+const V6: &str = r#"
+CREATE TABLE plugin_contexts (
+    hash TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE plugin_runs (
+    id           INTEGER PRIMARY KEY,
+    event_id     TEXT    NOT NULL REFERENCES events (id),
+    plugin       TEXT    NOT NULL,
+    digest       TEXT    NOT NULL,
+    context_hash TEXT    NOT NULL REFERENCES plugin_contexts (hash),
+    actions      TEXT,
+    error        TEXT,
+    ran_at       INTEGER NOT NULL,
+    CHECK ((actions IS NULL) <> (error IS NULL))
+);
+CREATE INDEX plugin_runs_by_plugin ON plugin_runs (plugin, event_id, id);
+CREATE INDEX plugin_runs_by_time ON plugin_runs (ran_at);
+"#;
+
 /// `UPGRADES[n]` takes a database from version `n` to `n + 1`.
-const UPGRADES: &[&str] = &[V1, V2, V3, V4, V5];
+const UPGRADES: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = UPGRADES.len() as i64;
@@ -408,6 +433,20 @@ mod tests {
             .unwrap();
         assert_eq!(user_version(&frozen).unwrap(), 5);
         if SCHEMA_VERSION == 5 {
+            assert_eq!(schema(&migrated), schema(&frozen));
+        }
+    }
+
+    #[test]
+    fn version_6_matches_its_frozen_fixture() {
+        let mut migrated = Connection::open_in_memory().unwrap();
+        migrate(&mut migrated, ":memory:").unwrap();
+        let frozen = Connection::open_in_memory().unwrap();
+        frozen
+            .execute_batch(include_str!("../../../tests/fixtures/schema_v6.sql"))
+            .unwrap();
+        assert_eq!(user_version(&frozen).unwrap(), 6);
+        if SCHEMA_VERSION == 6 {
             assert_eq!(schema(&migrated), schema(&frozen));
         }
     }
