@@ -93,7 +93,8 @@ impl App {
         let lease = Lease::for_process(Duration::from_secs(config.store.lease_secs));
         let (events_wake, outbox_wake) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         let inbox = Inbox::start(store.clone(), INBOX_QUEUE, events_wake.clone());
-        let plugins = Arc::new(plugins::load_blocking(&config).await?);
+        let installed = plugins::installed(&*store).await?;
+        let plugins = Arc::new(plugins::load_blocking(&config, installed.clone()).await?);
         if config.twilio.mode == crate::config::TwilioMode::DryRun {
             tracing::info!("Twilio is in dry-run mode: messages are recorded, not sent.");
         }
@@ -140,7 +141,9 @@ impl App {
             .map(|sink| Arc::new(SinkDriver::new(sink.clone(), store.clone(), lease.clone(), DriverSettings::from_config(&config), outbox_wake.clone())))
             .collect();
         let dispatcher = Arc::new(Dispatcher::new(store.clone(), plugins.clone(), Arc::new(enrichers), sinks, metrics.clone(), lease, outbox_wake));
-        let health = HealthState { store, plugins_loaded: plugins.len(), checks: Arc::new(checks), metrics };
+        let plugins_loaded = Arc::new(std::sync::atomic::AtomicUsize::new(plugins.len()));
+        tasks.push(plugins::watch(config.clone(), store.clone(), dispatcher.clone(), plugins_loaded.clone(), installed));
+        let health = HealthState { store, plugins_loaded, checks: Arc::new(checks), metrics };
         let router = crate::server::router(routes, health, config.server.max_body_bytes);
         Ok(App { config, router, dispatcher, sinks: drivers, pollers, tasks, events_wake, _inbox: inbox })
     }

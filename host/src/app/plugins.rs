@@ -1,10 +1,22 @@
-//! Which plugins the configuration loads ([`plugin_plan::plan`]: every built-in unless switched
-//! off, plus `.wasm` files listed in `[[plugins]]`), loaded, each one loaded or left out logged
-//! with the reason.
+//! Which plugins run, loaded, each one loaded or left out logged with the reason: the
+//! configuration's ([`plugin_plan::plan`]: every built-in unless switched off, plus `.wasm`
+//! files listed in `[[plugins]]`) as the base, then the store's entries on top (`plugin
+//! install|upgrade|rollback|enable|disable`): an installed version replaces the configured
+//! plugin of the same name (keeping its limits and settings) or adds one, and a disabled entry
+//! leaves the plugin out.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError};
+use crate::dispatch::dispatcher::Dispatcher;
 use crate::plugin_plan::{self, PlannedSource};
-use crate::runtime::{LoadError, Plugin, Runtime, RuntimeOptions};
+use crate::runtime::{Limits, LoadError, Plugin, Runtime, RuntimeOptions};
+use crate::store::{InstalledPlugin, Result as StoreResult, Store};
 
 /// Why the configured plugins could not be loaded. Errors about a listed plugin name the config
 /// file and key.
@@ -39,16 +51,39 @@ pub enum PluginsError {
     Task(String),
 }
 
-/// [`load`] on the blocking pool: compiling and describing plugins is blocking work, and WASI's
-/// blocking calls may not run on an async worker.
-pub async fn load_blocking(config: &Config) -> Result<Vec<Plugin>, PluginsError> {
-    let config = config.clone();
-    tokio::task::spawn_blocking(move || load(&config)).await.map_err(|e| PluginsError::Task(e.to_string()))?
+/// A store entry with its stored wasm, when it has a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    /// The entry.
+    pub entry: InstalledPlugin,
+    /// Its version's wasm.
+    pub wasm: Option<Vec<u8>>,
 }
 
-/// The plugins the configuration runs, loaded.
-pub fn load(config: &Config) -> Result<Vec<Plugin>, PluginsError> {
+/// The store's plugin entries with their wasm.
+pub async fn installed(store: &dyn Store) -> StoreResult<Vec<Installed>> {
+    let mut all = Vec::new();
+    for entry in store.list_installed_plugins().await? {
+        let wasm = match &entry.digest {
+            Some(digest) => store.get_plugin_wasm(digest).await?,
+            None => None,
+        };
+        all.push(Installed { entry, wasm });
+    }
+    Ok(all)
+}
+
+/// [`load`] on the blocking pool: compiling and describing plugins is blocking work, and WASI's
+/// blocking calls may not run on an async worker.
+pub async fn load_blocking(config: &Config, installed: Vec<Installed>) -> Result<Vec<Plugin>, PluginsError> {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || load(&config, &installed)).await.map_err(|e| PluginsError::Task(e.to_string()))?
+}
+
+/// The plugins the configuration and the store's entries run, loaded.
+pub fn load(config: &Config, installed: &[Installed]) -> Result<Vec<Plugin>, PluginsError> {
     let runtime = Runtime::new(&RuntimeOptions { cache_dir: Some(config.store.resolved_cache_dir()), ..RuntimeOptions::default() })?;
+    let mut entries: BTreeMap<&str, &Installed> = installed.iter().map(|i| (i.entry.name.as_str(), i)).collect();
     let mut plugins = Vec::new();
     for planned in plugin_plan::plan(config)? {
         if !planned.enabled {
@@ -56,15 +91,91 @@ pub fn load(config: &Config) -> Result<Vec<Plugin>, PluginsError> {
             continue;
         }
         let at = || format!("{}: `{}.path`", config.file.display(), planned.key.as_deref().unwrap_or("plugins"));
-        let plugin = match &planned.source {
+        let mut plugin = match &planned.source {
             PlannedSource::Builtin(b) => runtime.load(b.name, b.wasm, planned.limits, planned.settings.clone())?,
             PlannedSource::File(path) => {
                 let wasm = std::fs::read(path).map_err(|cause| PluginsError::Read { at: at(), path: path.display().to_string(), cause })?;
                 runtime.load(&planned.name, &wasm, planned.limits, planned.settings.clone()).map_err(|cause| PluginsError::Listed { at: at(), cause })?
             }
         };
-        tracing::info!(plugin = plugin.name(), why = %planned.why, subscribes = %plugin.manifest().subscribes.join(","), "Plugin loaded.");
+        let mut why = planned.why.clone();
+        if let Some(installed) = entries.remove(plugin.name()) {
+            if !installed.entry.enabled {
+                tracing::info!(plugin = plugin.name(), why = "disabled by `plugin disable`", "Plugin not loaded.");
+                continue;
+            }
+            if let Some(wasm) = &installed.wasm {
+                plugin = runtime.load(plugin.name(), wasm, planned.limits, planned.settings.clone())?;
+                why = format!("{why}; the installed version {} replaces it", short(plugin.digest()));
+            }
+        }
+        tracing::info!(plugin = plugin.name(), why = %why, subscribes = %plugin.manifest().subscribes.join(","), "Plugin loaded.");
         plugins.push(plugin);
     }
+    for installed in entries.into_values() {
+        match (&installed.wasm, installed.entry.enabled) {
+            (Some(wasm), true) => {
+                let plugin = runtime.load(&installed.entry.name, wasm, Limits::default(), BTreeMap::new())?;
+                let why = format!("installed with `plugin install`, version {}", short(plugin.digest()));
+                tracing::info!(plugin = plugin.name(), why = %why, subscribes = %plugin.manifest().subscribes.join(","), "Plugin loaded.");
+                plugins.push(plugin);
+            }
+            (Some(_), false) => tracing::info!(plugin = %installed.entry.name, why = "installed, disabled by `plugin disable`", "Plugin not loaded."),
+            (None, _) => {}
+        }
+    }
     Ok(plugins)
+}
+
+/// The first 12 hex digits of a version hash, for messages.
+pub fn short(digest: &str) -> &str {
+    &digest[..digest.len().min(12)]
+}
+
+/// How often a running service looks for changed plugin entries in the store.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// Keeps `dispatcher`'s plugins in step with the store's entries: every [`WATCH_EVERY`] it reads
+/// them (without their wasm) and, when they differ from `seen`, loads the new set and swaps it in (events being
+/// dispatched finish on the set they started with). A set that fails to load is logged and the
+/// running one kept.
+pub fn watch(
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    dispatcher: Arc<Dispatcher>,
+    loaded: Arc<AtomicUsize>,
+    mut seen: Vec<Installed>,
+) -> Box<dyn FnOnce(watch::Receiver<bool>) -> tokio::task::JoinHandle<()> + Send> {
+    Box::new(move |mut stop| {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(WATCH_EVERY);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                let now = match store.list_installed_plugins().await {
+                    Ok(entries) if entries.iter().ne(seen.iter().map(|i| &i.entry)) => installed(&*store).await,
+                    Ok(_) => continue,
+                    Err(e) => Err(e),
+                };
+                let now = match now {
+                    Ok(now) => now,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Could not read the installed plugins; keeping the running ones.");
+                        continue;
+                    }
+                };
+                match load_blocking(&config, now.clone()).await {
+                    Ok(plugins) => {
+                        tracing::info!(plugins = plugins.len(), "Plugins changed in the store; the next events run on the new set.");
+                        loaded.store(plugins.len(), Ordering::Relaxed);
+                        dispatcher.replace_plugins(Arc::new(plugins));
+                    }
+                    Err(e) => tracing::error!(error = %e, "The plugins installed in the store do not load; keeping the running ones."),
+                }
+                seen = now;
+            }
+        })
+    })
 }

@@ -3,6 +3,7 @@
 mod audit;
 mod common;
 mod events;
+mod lifecycle;
 mod messages;
 mod optouts;
 mod plugin;
@@ -73,6 +74,13 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve => serve::run(config).await,
         Command::Plugin(plugin::PluginCommand::Shadow(args)) => shadow::run(config, args).await,
+        Command::Plugin(
+            cmd @ (plugin::PluginCommand::Install { .. }
+            | plugin::PluginCommand::Upgrade { .. }
+            | plugin::PluginCommand::Rollback { .. }
+            | plugin::PluginCommand::Enable { .. }
+            | plugin::PluginCommand::Disable { .. }),
+        ) => lifecycle::run(config, cmd).await,
         // Plugins run on the blocking pool: WASI's blocking calls may not run on an async worker.
         Command::Plugin(cmd) => {
             let config = config.map(Path::to_path_buf);

@@ -71,6 +71,35 @@ pub enum PluginCommand {
     /// Run a new version of a plugin on the events and contexts the live version saw, and show
     /// where it decides differently; exits 1 if any decision differs. Sends and writes nothing.
     Shadow(super::shadow::ShadowArgs),
+    /// Install a plugin into the store (by its manifest name); a running `serve` picks it up
+    /// within seconds.
+    Install {
+        /// The `.wasm` component.
+        path: String,
+    },
+    /// Install a new version of an installed or configured plugin; the version it replaces is
+    /// kept for `plugin rollback`.
+    Upgrade {
+        /// The plugin's name.
+        name: String,
+        /// The new version's `.wasm` component (its manifest must carry the same name).
+        path: String,
+    },
+    /// Go back to the version the last install, upgrade or rollback replaced.
+    Rollback {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Run a plugin again that `plugin disable` stopped.
+    Enable {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Stop running a plugin (installed, configured or built-in) without a restart.
+    Disable {
+        /// The plugin's name.
+        name: String,
+    },
     /// Print a plugin's manifest and the WIT version it was built for as JSON.
     Inspect {
         /// A default plugin's name or a path to a `.wasm` component.
@@ -138,8 +167,13 @@ pub fn run(config_path: Option<&Path>, cmd: PluginCommand) -> anyhow::Result<Exi
             }
             Ok(ExitCode::SUCCESS)
         }
-        // Reads the store, so it runs in `cli::shadow` from the async command loop.
-        PluginCommand::Shadow(_) => anyhow::bail!("`plugin shadow` is run by the async command loop"),
+        // These read or write the store, so they run from the async command loop.
+        PluginCommand::Shadow(_)
+        | PluginCommand::Install { .. }
+        | PluginCommand::Upgrade { .. }
+        | PluginCommand::Rollback { .. }
+        | PluginCommand::Enable { .. }
+        | PluginCommand::Disable { .. } => anyhow::bail!("this plugin command is run by the async command loop"),
         PluginCommand::Inspect { plugin } => {
             let plugin = harness.load(&plugin, Limits::default(), BTreeMap::new()).context("cannot load the plugin")?;
             let mut json = serde_json::to_value(plugin.manifest())?;

@@ -70,7 +70,8 @@ async fn connect(config: &Config, scopes: Vec<String>) -> anyhow::Result<ExitCod
         eprintln!("note: no client secret is stored yet; run `ml-connector secrets set {WAVE_CLIENT_SECRET}` before opening the link");
     }
     let scopes: Vec<String> = if scopes.is_empty() {
-        let plugins = crate::app::plugins::load_blocking(config).await?;
+        let installed = crate::app::plugins::installed(&*store).await?;
+        let plugins = crate::app::plugins::load_blocking(config, installed).await?;
         let subscriptions: Vec<String> = plugins.iter().flat_map(|p| p.manifest().subscribes.clone()).collect();
         oauth::scopes_for(&subscriptions).into_iter().map(str::to_owned).collect()
     } else {

@@ -43,7 +43,7 @@ pub enum DispatchError {
 /// Runs plugins over stored events.
 pub struct Dispatcher {
     store: Arc<dyn InboxStore>,
-    plugins: Arc<Vec<Plugin>>,
+    plugins: std::sync::RwLock<Arc<Vec<Plugin>>>,
     enrichers: Arc<Enrichers>,
     sinks: Sinks,
     metrics: Arc<Metrics>,
@@ -63,12 +63,18 @@ impl Dispatcher {
         lease: Lease,
         outbox_wake: Arc<Notify>,
     ) -> Self {
-        Dispatcher { store, plugins, enrichers, sinks, metrics, lease, outbox_wake }
+        Dispatcher { store, plugins: std::sync::RwLock::new(plugins), enrichers, sinks, metrics, lease, outbox_wake }
     }
 
     /// The plugins it runs.
     pub fn plugins(&self) -> Arc<Vec<Plugin>> {
-        self.plugins.clone()
+        self.plugins.read().expect("plugins lock").clone()
+    }
+
+    /// Runs `plugins` from the next batch on; the batch in progress finishes on the set it
+    /// started with.
+    pub fn replace_plugins(&self, plugins: Arc<Vec<Plugin>>) {
+        *self.plugins.write().expect("plugins lock") = plugins;
     }
 
     /// Dispatches pending events until none is left; returns how many. Each claimed batch is
@@ -96,9 +102,9 @@ impl Dispatcher {
             if let Some((i, _)) = &waiting {
                 self.store.release_events(&self.lease, batch[*i..].iter().map(|e| e.id.clone()).collect()).await?;
             }
-            let this = self.clone();
+            let (this, plugins) = (self.clone(), self.plugins());
             let decided = tokio::task::spawn_blocking(move || {
-                ready.into_iter().map(|(event, context, received_at)| (this.decide(&event, &context), event, received_at)).collect::<Vec<_>>()
+                ready.into_iter().map(|(event, context, received_at)| (this.decide(&plugins, &event, &context), event, received_at)).collect::<Vec<_>>()
             })
             .await
             .map_err(|e| StoreError::backend("run plugins", e))?;
@@ -123,8 +129,9 @@ impl Dispatcher {
         }
     }
 
-    /// Runs every subscribed plugin on one event: what to commit for it. Blocking (wasm).
-    pub fn decide(&self, event: &Event, context: &Context) -> DispatchResult {
+    /// Runs every plugin of `plugins` subscribed to the event: what to commit for it. Blocking
+    /// (wasm).
+    fn decide(&self, plugins: &[Plugin], event: &Event, context: &Context) -> DispatchResult {
         let mut result = DispatchResult::default();
         // Kept with the outbox rows: the sender resolves the `customer` recipient from them.
         if let Some(c) = &context.customer {
@@ -137,7 +144,7 @@ impl Dispatcher {
             Ok(json) => result.context = Some(RecordedContext::new(json)),
             Err(e) => tracing::warn!(event_id = %event.id, error = %e, "Context not recorded: it does not serialize."),
         }
-        for run in run_plugins(&self.plugins, event, context) {
+        for run in run_plugins(plugins, event, context) {
             let plugin = run.plugin.name().to_string();
             let digest = run.plugin.digest().to_owned();
             let label = PluginLabel { plugin: plugin.clone() };

@@ -35,8 +35,8 @@ pub trait HealthCheck: Send + Sync {
 pub struct HealthState {
     /// The store, pinged on each request.
     pub store: Arc<dyn Store>,
-    /// How many plugins are loaded and enabled.
-    pub plugins_loaded: usize,
+    /// How many plugins are loaded and enabled (changes when the store's plugins do).
+    pub plugins_loaded: Arc<std::sync::atomic::AtomicUsize>,
     /// Components by the key they appear under (`wave`, `sources.qad:acme`, `sinks.twilio`).
     pub checks: Arc<Vec<(String, Arc<dyn HealthCheck>)>>,
     /// Process metrics.
@@ -46,12 +46,13 @@ pub struct HealthState {
 /// `GET /healthz`.
 pub async fn healthz(State(state): State<HealthState>) -> impl IntoResponse {
     let store_ok = state.store.ping().await.map_err(|e| e.to_string());
-    let plugins_ok = state.plugins_loaded > 0;
+    let plugins_loaded = state.plugins_loaded.load(std::sync::atomic::Ordering::Relaxed);
+    let plugins_ok = plugins_loaded > 0;
     let status = if store_ok.is_ok() && plugins_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let mut body = json!({
         "status": if status == StatusCode::OK { "ok" } else { "unavailable" },
         "store": match &store_ok { Ok(()) => "ok".to_string(), Err(e) => e.clone() },
-        "plugins": state.plugins_loaded,
+        "plugins": plugins_loaded,
     });
     for (key, check) in state.checks.iter() {
         let health = check.check();

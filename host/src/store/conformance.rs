@@ -46,6 +46,7 @@ macro_rules! conformance_suite {
             cursors_are_saved_replaced_and_listed,
             plugin_runs_are_recorded_with_the_dispatch_and_the_latest_per_event_is_listed,
             old_plugin_runs_and_their_unused_contexts_are_pruned,
+            installed_plugins_are_upgraded_rolled_back_and_switched,
             one_claimer_at_a_time_polls_a_source,
             a_late_status_is_kept_in_history_without_moving_the_message_back,
             a_repeated_callback_is_a_duplicate_unless_its_sequence_number_differs,
@@ -663,6 +664,33 @@ pub(crate) async fn old_plugin_runs_and_their_unused_contexts_are_pruned(store: 
     assert!(store.replay_event("e1").await.unwrap());
     complete(&store, "e1", with_runs("{}", vec![ran("a", Ok("[]"))])).await;
     assert_eq!(store.list_runs(&runs_of("a")).await.unwrap()[0].context, "{}");
+}
+
+// ---- installed plugins ----
+
+pub(crate) async fn installed_plugins_are_upgraded_rolled_back_and_switched(store: Arc<dyn Store>) {
+    store.put_plugin_wasm("d1", b"v1".to_vec()).await.unwrap();
+    store.put_plugin_wasm("d1", b"v1".to_vec()).await.unwrap();
+    store.put_plugin_wasm("d2", b"v2".to_vec()).await.unwrap();
+    assert_eq!(store.get_plugin_wasm("d2").await.unwrap().as_deref(), Some(&b"v2"[..]));
+    assert_eq!(store.get_plugin_wasm("nope").await.unwrap(), None);
+    let state = |e: &InstalledPlugin| (e.digest.clone(), e.previous.clone(), e.enabled);
+    let some = |s: &str| Some(s.to_owned());
+
+    let first = store.install_plugin("echo", "d1").await.unwrap();
+    assert_eq!(state(&first), (some("d1"), None, true));
+    assert_eq!(store.rollback_plugin("echo").await.unwrap(), None, "nothing to roll back to");
+    // Installing the same version again keeps what it replaced.
+    assert_eq!(state(&store.install_plugin("echo", "d2").await.unwrap()), (some("d2"), some("d1"), true));
+    assert_eq!(state(&store.install_plugin("echo", "d2").await.unwrap()), (some("d2"), some("d1"), true));
+    assert_eq!(state(&store.rollback_plugin("echo").await.unwrap().unwrap()), (some("d1"), some("d2"), true));
+    assert_eq!(state(&store.set_plugin_enabled("echo", false).await.unwrap()), (some("d1"), some("d2"), false));
+    // A rollback or an install runs the plugin again.
+    assert_eq!(state(&store.rollback_plugin("echo").await.unwrap().unwrap()), (some("d2"), some("d1"), true));
+    // A switch for a plugin that was never installed (a built-in) has no version.
+    assert_eq!(state(&store.set_plugin_enabled("invoice-paid", false).await.unwrap()), (None, None, false));
+    let listed: Vec<_> = store.list_installed_plugins().await.unwrap().iter().map(|e| (e.name.clone(), state(e))).collect();
+    assert_eq!(listed, [("echo".to_owned(), (some("d2"), some("d1"), true)), ("invoice-paid".to_owned(), (None, None, false))]);
 }
 
 // ---- the Twilio sink's state ----

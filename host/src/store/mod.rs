@@ -13,6 +13,7 @@ mod error;
 mod inbox;
 mod lease;
 mod outbox;
+mod plugins;
 mod runs;
 mod secrets;
 pub mod sqlite;
@@ -34,6 +35,7 @@ pub use self::lease::{DEFAULT_TTL as DEFAULT_LEASE_TTL, Lease};
 pub use self::outbox::{
     Attempt, HistoryRecord, MessageFilter, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore, RecordHistory,
 };
+pub use self::plugins::{InstalledPlugin, PluginStore};
 pub use self::runs::{NewRun, RecordedContext, RunFilter, RunStore, StoredRun};
 pub use self::secrets::{ResealFn, SecretStore};
 use crate::config::StoreConfig;
@@ -69,7 +71,7 @@ pub(crate) use text_enum;
 /// Every write that the host acknowledges (a webhook's 2xx, a dispatch) is durable when the
 /// method returns.
 #[async_trait]
-pub trait Store: InboxStore + OutboxStore + SecretStore + CursorStore + RunStore + TwilioStore {
+pub trait Store: InboxStore + OutboxStore + SecretStore + CursorStore + RunStore + PluginStore + TwilioStore {
     /// Checks the store answers, for `/healthz`.
     async fn ping(&self) -> Result<()>;
 

@@ -246,7 +246,9 @@ CREATE INDEX opt_out_clearances_by_number ON opt_out_clearances (number, id);
 /// Schema version 6: what each plugin saw and decided. Every dispatch records the context its
 /// plugins were given (`plugin_contexts`, once per distinct context, by SHA-256) and one
 /// `plugin_runs` row per plugin that ran: its version (the SHA-256 of its wasm), its actions
-/// as JSON or its error. Replays and `plugin shadow` read them; old rows are pruned.
+/// as JSON or its error. Replays and `plugin shadow` read them; old rows are pruned. Plugins
+/// installed into the store: their wasm by SHA-256 (`plugin_wasm`) and, per name, the version
+/// in use, the one before it and whether it runs (`plugin_installs`).
 const V6: &str = r#"
 CREATE TABLE plugin_contexts (
     hash TEXT PRIMARY KEY,
@@ -266,6 +268,20 @@ CREATE TABLE plugin_runs (
 );
 CREATE INDEX plugin_runs_by_plugin ON plugin_runs (plugin, event_id, id);
 CREATE INDEX plugin_runs_by_time ON plugin_runs (ran_at);
+
+CREATE TABLE plugin_wasm (
+    digest   TEXT    PRIMARY KEY,
+    wasm     BLOB    NOT NULL,
+    added_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE plugin_installs (
+    name       TEXT    PRIMARY KEY,
+    digest     TEXT    REFERENCES plugin_wasm (digest),
+    previous   TEXT    REFERENCES plugin_wasm (digest),
+    enabled    INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// `UPGRADES[n]` takes a database from version `n` to `n + 1`.

@@ -7,6 +7,7 @@ mod inbox;
 mod migrations;
 mod optouts;
 mod outbox;
+mod plugins;
 mod runs;
 mod secrets;
 mod twilio;

@@ -1,0 +1,70 @@
+//! `plugin install|upgrade|rollback|enable|disable`: plugins changed in the store, which every
+//! running `serve` on it picks up within seconds (no restart). The wasm is kept in the store by
+//! its SHA-256, so every replica runs the same bytes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+
+use super::common::{load_config, open_store};
+use super::plugin::PluginCommand;
+use crate::app::plugins::short;
+use crate::builtin;
+use crate::runtime::{Limits, Runtime, RuntimeOptions};
+use crate::store::InstalledPlugin;
+
+/// Runs a lifecycle command; any other plugin command is refused.
+pub async fn run(config_path: Option<&Path>, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config)?;
+    let entry = match cmd {
+        PluginCommand::Install { path } => {
+            let (name, digest, wasm) = check(&path, None).await?;
+            store.put_plugin_wasm(&digest, wasm).await?;
+            store.install_plugin(&name, &digest).await?
+        }
+        PluginCommand::Upgrade { name, path } => {
+            let (_, digest, wasm) = check(&path, Some(&name)).await?;
+            store.put_plugin_wasm(&digest, wasm).await?;
+            store.install_plugin(&name, &digest).await?
+        }
+        PluginCommand::Rollback { name } => match store.rollback_plugin(&name).await? {
+            Some(entry) => entry,
+            None => bail!("{name} has no earlier installed version to roll back to (`plugin disable {name}` stops it)"),
+        },
+        PluginCommand::Enable { name } => store.set_plugin_enabled(&name, true).await?,
+        PluginCommand::Disable { name } => store.set_plugin_enabled(&name, false).await?,
+        other => bail!("not a lifecycle command: {other:?}"),
+    };
+    println!("{}", describe(&entry));
+    if entry.digest.is_none() && builtin::find(&entry.name).is_none() {
+        eprintln!("note: {} is not a built-in; the switch applies to a [[plugins]] file or an installed plugin of that name", entry.name);
+    }
+    println!("A running serve on this store switches within seconds; events already being dispatched finish on the version they started with.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads `path` as the sandbox would (refusing what would not run) and returns its manifest
+/// name, its SHA-256 and its bytes; with `expect`, the name must be that.
+async fn check(path: &str, expect: Option<&str>) -> anyhow::Result<(String, String, Vec<u8>)> {
+    let wasm = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
+    let (label, bytes) = (path.to_owned(), wasm.clone());
+    let plugin = tokio::task::spawn_blocking(move || Runtime::new(&RuntimeOptions::default())?.load(&label, &bytes, Limits::default(), BTreeMap::new()))
+        .await?
+        .with_context(|| format!("{path} would not run"))?;
+    if let Some(expect) = expect.filter(|e| *e != plugin.name()) {
+        bail!("{path} is the plugin {}, not {expect}", plugin.name());
+    }
+    Ok((plugin.name().to_owned(), plugin.digest().to_owned(), wasm))
+}
+
+fn describe(entry: &InstalledPlugin) -> String {
+    let state = if entry.enabled { "enabled" } else { "disabled" };
+    match (&entry.digest, &entry.previous) {
+        (Some(d), Some(p)) => format!("{}: version {} {state} (previous version {}, for `plugin rollback`)", entry.name, short(d), short(p)),
+        (Some(d), None) => format!("{}: version {} {state}", entry.name, short(d)),
+        (None, _) => format!("{}: {state} (the configured or built-in version)", entry.name),
+    }
+}
