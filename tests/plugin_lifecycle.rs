@@ -102,6 +102,13 @@ async fn install_upgrade_rollback_and_disable_take_effect_in_a_running_serve_wit
     let expected: Vec<&str> = [["v1"; 10], ["v2"; 10], ["v1"; 10]].concat().into_iter().chain(["none"; 5]).collect();
     assert_eq!(versions, expected);
 
+    // Each message names the version that wrote it.
+    let digest = |path: &PathBuf| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(std::fs::read(path).unwrap()));
+    for (event, wasm) in [("evt-life-005", &v1), ("evt-life-015", &v2), ("evt-life-025", &v1)] {
+        let message = site.audit(&["--event", event]).into_iter().find(|m| m["plugin"] == "context-echo").unwrap();
+        assert_eq!(message["plugin_version"], digest(wasm), "{event}");
+    }
+
     // The recorded runs say the same: v1 replayed on them differs exactly where v2 decided.
     let out = site.cmd(&["plugin", "shadow", v1.to_str().unwrap(), "--against", "context-echo", "--json"]).output().unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();

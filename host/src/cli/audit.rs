@@ -71,7 +71,7 @@ pub async fn run(config: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitC
     }
     for ((m, attempts, history), (delivery, replies)) in out.iter().zip(&twilio) {
         println!(
-            "#{} {}{} {} to {} ({}) [{}] event {} plugin {} key {}{}",
+            "#{} {}{} {} to {} ({}) [{}] event {} plugin {}{} key {}{}",
             m.row.id,
             m.row.status,
             delivery.as_deref().map(|d| format!(" (twilio: {d})")).unwrap_or_default(),
@@ -81,6 +81,7 @@ pub async fn run(config: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitC
             m.sid.as_deref().unwrap_or("no SID"),
             m.row.event_id,
             m.row.plugin,
+            m.plugin_version.as_deref().map(|v| format!(" ({})", crate::app::plugins::short(v))).unwrap_or_default(),
             m.row.key,
             m.error_message.as_deref().map(|e| format!(": {e}")).unwrap_or_default(),
         );
@@ -142,6 +143,7 @@ pub fn message_json(m: &OutboxMessage, attempts: &[Attempt], history: &[HistoryR
         "id": m.row.id,
         "event_id": m.row.event_id,
         "plugin": m.row.plugin,
+        "plugin_version": m.plugin_version,
         "key": m.row.key,
         "channel": m.row.channel.as_str(),
         "recipient": m.row.to,

@@ -166,7 +166,7 @@ fn event_json(event: &StoredEvent, failures: &[FailureRecord]) -> Value {
         "data": data,
         "failures": failures
             .iter()
-            .map(|f| json!({ "plugin": f.plugin, "cause": f.cause, "at": time(f.at) }))
+            .map(|f| json!({ "plugin": f.plugin, "plugin_version": f.plugin_version, "cause": f.cause, "at": time(f.at) }))
             .collect::<Vec<_>>(),
     })
 }

@@ -98,6 +98,8 @@ pub struct FailureRecord {
     pub cause: String,
     /// When the dispatch recording it completed.
     pub at: DateTime<Utc>,
+    /// The version of the plugin that failed (the SHA-256 of its wasm, hex), when recorded.
+    pub plugin_version: Option<String>,
 }
 
 /// A message a plugin asked for, to be written to the outbox.
@@ -139,6 +141,13 @@ pub struct DispatchResult {
     pub context: Option<super::RecordedContext>,
     /// What each plugin that ran decided (or why it failed), for replays and shadow runs.
     pub runs: Vec<super::NewRun>,
+}
+
+impl DispatchResult {
+    /// The version of `plugin` that ran, from its recorded run.
+    pub fn plugin_version(&self, plugin: &str) -> Option<&str> {
+        self.runs.iter().find(|r| r.plugin == plugin).map(|r| r.digest.as_str())
+    }
 }
 
 /// The customer's numbers as the context had them at dispatch (E.164 when the enricher

@@ -104,6 +104,9 @@ pub struct OutboxMessage {
     pub error_message: Option<String>,
     /// When the sender last changed it.
     pub updated_at: Option<DateTime<Utc>>,
+    /// The version of the plugin that asked for it (the SHA-256 of its wasm, hex); `None` for
+    /// rows written before versions were recorded.
+    pub plugin_version: Option<String>,
 }
 
 /// A state change of an outbox message, applied by [`OutboxStore::update_message`]. Fields are

@@ -217,13 +217,15 @@ impl InboxStore for SqliteStore {
         const OP: &str = "list failures";
         let id = event_id.to_owned();
         self.read(OP, move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT plugin, cause, at FROM plugin_failures WHERE event_id = ?1 ORDER BY id").op(OP)?;
+            let mut stmt = conn.prepare_cached("SELECT plugin, cause, at, plugin_version FROM plugin_failures WHERE event_id = ?1 ORDER BY id").op(OP)?;
             let rows = stmt
-                .query_map([id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?)))
+                .query_map([id], |row| <(String, String, i64, Option<String>)>::try_from(row))
                 .op(OP)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .op(OP)?;
-            rows.into_iter().map(|(plugin, cause, at)| Ok(FailureRecord { plugin, cause, at: from_millis("plugin_failures", at)? })).collect()
+            rows.into_iter()
+                .map(|(plugin, cause, at, plugin_version)| Ok(FailureRecord { plugin, cause, at: from_millis("plugin_failures", at)?, plugin_version }))
+                .collect()
         })
         .await
     }
@@ -268,8 +270,8 @@ fn apply_dispatch(tx: &Transaction<'_>, holder: &str, event_id: &str, result: &D
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO outbox
-               (event_id, plugin, key, channel, recipient, body, not_before, created_at, customer_mobile, customer_phone, timezone)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+               (event_id, plugin, key, channel, recipient, body, not_before, created_at, customer_mobile, customer_phone, timezone, plugin_version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              ON CONFLICT (event_id, plugin, key) DO NOTHING",
         )
         .op(OP)?;
@@ -287,12 +289,13 @@ fn apply_dispatch(tx: &Transaction<'_>, holder: &str, event_id: &str, result: &D
                 result.customer.mobile,
                 result.customer.phone,
                 result.timezone,
+                result.plugin_version(&message.plugin),
             ])
             .op(OP)?;
     }
-    let mut failure = tx.prepare_cached("INSERT INTO plugin_failures (event_id, plugin, cause, at) VALUES (?1, ?2, ?3, ?4)").op(OP)?;
+    let mut failure = tx.prepare_cached("INSERT INTO plugin_failures (event_id, plugin, cause, at, plugin_version) VALUES (?1, ?2, ?3, ?4, ?5)").op(OP)?;
     for f in &result.failures {
-        failure.execute(params![event_id, f.plugin, f.cause, now]).op(OP)?;
+        failure.execute(params![event_id, f.plugin, f.cause, now, result.plugin_version(&f.plugin)]).op(OP)?;
     }
     super::runs::write_runs(tx, event_id, result, now)?;
     Ok(true)

@@ -248,7 +248,8 @@ CREATE INDEX opt_out_clearances_by_number ON opt_out_clearances (number, id);
 /// `plugin_runs` row per plugin that ran: its version (the SHA-256 of its wasm), its actions
 /// as JSON or its error. Replays and `plugin shadow` read them; old rows are pruned. Plugins
 /// installed into the store: their wasm by SHA-256 (`plugin_wasm`) and, per name, the version
-/// in use, the one before it and whether it runs (`plugin_installs`).
+/// in use, the one before it and whether it runs (`plugin_installs`). Outbox rows and plugin
+/// failures name the version of the plugin that wrote them.
 const V6: &str = r#"
 CREATE TABLE plugin_contexts (
     hash TEXT PRIMARY KEY,
@@ -282,6 +283,8 @@ CREATE TABLE plugin_installs (
     enabled    INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+ALTER TABLE outbox ADD COLUMN plugin_version TEXT;
+ALTER TABLE plugin_failures ADD COLUMN plugin_version TEXT;
 "#;
 
 /// `UPGRADES[n]` takes a database from version `n` to `n + 1`.

@@ -14,7 +14,7 @@ use crate::store::{
 
 const COLUMNS: &str = "id, event_id, plugin, key, channel, recipient, body, not_before, status,
     created_at, customer_mobile, customer_phone, series, attempts, next_attempt_at, sending_since,
-    to_number, sid, error_code, error_message, updated_at, timezone";
+    to_number, sid, error_code, error_message, updated_at, timezone, plugin_version";
 
 /// A row as read, before validation.
 struct Raw {
@@ -40,6 +40,7 @@ struct Raw {
     error_message: Option<String>,
     updated_at: Option<i64>,
     timezone: Option<String>,
+    plugin_version: Option<String>,
 }
 
 impl Raw {
@@ -67,6 +68,7 @@ impl Raw {
             error_message: row.get(19)?,
             updated_at: row.get(20)?,
             timezone: row.get(21)?,
+            plugin_version: row.get(22)?,
         })
     }
 
@@ -108,6 +110,7 @@ impl Raw {
             error_code: self.error_code,
             error_message: self.error_message,
             updated_at: time(self.updated_at)?,
+            plugin_version: self.plugin_version,
         })
     }
 }
