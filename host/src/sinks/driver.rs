@@ -159,6 +159,16 @@ impl SinkDriver {
         let mut log = Vec::new();
         let live = self.sink.is_live();
         if m.row.status == OutboxStatus::Sending
+            && let Some(id) = m.sid.clone()
+        {
+            // The remote's status callback named this message: its SID is known without a list.
+            let history = format!("sent: {id}, linked by {}'s status callback after an unanswered attempt", self.sink.name());
+            let update = MessageUpdate { sid: Some(id.clone()), history: Some(history), ..base_update(&m, OutboxStatus::Sent) };
+            self.store.update_message(&self.lease, &update, &log).await?;
+            tracing::info!(outbox_id = m.row.id, sid = %id, "Adopted a send its status callback linked.");
+            return Ok(());
+        }
+        if m.row.status == OutboxStatus::Sending
             && live
             && let (Some(to), Some(since)) = (m.to_number.clone(), m.sending_since)
         {
@@ -247,7 +257,19 @@ impl SinkDriver {
         match self.sink.send(&m, &to, &mut log).await {
             Ok(sent) => {
                 let update = MessageUpdate { sid: sent.id.clone(), history: Some(format!("sent: {}", sent.detail)), ..base_update(&m, OutboxStatus::Sent) };
-                self.store.update_message(&self.lease, &update, &log).await?;
+                match self.store.update_message(&self.lease, &update, &log).await {
+                    Err(StoreError::SidTaken { sid, holder }) => {
+                        // Another message adopted this SID while our request was unanswered:
+                        // it stays there (never sent again), and this message says so.
+                        tracing::warn!(outbox_id = m.row.id, %sid, holder, "A sent message's SID is held by another message.");
+                        let history = format!("sent: {}; message {holder} already holds {sid}", sent.detail);
+                        let update = MessageUpdate { sid: None, history: Some(history), ..update };
+                        self.store.update_message(&self.lease, &update, &log).await?;
+                    }
+                    other => {
+                        other?;
+                    }
+                }
                 tracing::debug!(outbox_id = m.row.id, id = ?sent.id, "Message sent.");
                 Ok(())
             }

@@ -75,6 +75,14 @@ pub enum StoreError {
     /// The inbox's writer has stopped.
     #[error("ingest queue is closed")]
     IngestClosed,
+    /// A remote id (Twilio's SID) is already held by another message: one SID, one message.
+    #[error("sid {sid} is already held by message {holder}")]
+    SidTaken {
+        /// The SID refused.
+        sid: String,
+        /// The outbox id holding it.
+        holder: i64,
+    },
 }
 
 impl StoreError {

@@ -244,7 +244,7 @@ CREATE INDEX opt_out_clearances_by_number ON opt_out_clearances (number, id);
 "#;
 
 /// `UPGRADES[n]` takes a database from version `n` to `n + 1`.
-const UPGRADES: &[&str] = &[V1, V2, V3, V4, V5];
+const UPGRADES: &[&str] = &[V1, V2, V3, V4, V5, super::migration_v6::V6];
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = UPGRADES.len() as i64;
