@@ -22,18 +22,8 @@ CREATE UNIQUE INDEX outbox_by_sid ON outbox (sid) WHERE sid IS NOT NULL;
 mod tests {
     use rusqlite::Connection;
 
+    use super::super::migrations::tests::schema;
     use super::super::migrations::{migrate, user_version};
-
-    fn schema(conn: &Connection) -> Vec<(String, String, String)> {
-        let mut stmt = conn.prepare("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name").unwrap();
-        stmt.query_map([], |row| {
-            let sql: String = row.get(2)?;
-            Ok((row.get(0)?, row.get(1)?, sql.split_whitespace().collect::<Vec<_>>().join(" ")))
-        })
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
-    }
 
     #[test]
     fn version_6_matches_its_frozen_fixture() {

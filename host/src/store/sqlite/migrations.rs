@@ -310,11 +310,11 @@ fn upgrade(conn: &mut Connection, path: &str) -> Result<i64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// The schema objects of a database, whitespace-normalised, for comparison.
-    fn schema(conn: &Connection) -> Vec<(String, String, String)> {
+    pub(in crate::store::sqlite) fn schema(conn: &Connection) -> Vec<(String, String, String)> {
         let mut stmt = conn
             .prepare(
                 "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name",
