@@ -197,6 +197,9 @@ fn record_callback(
     Ok(CallbackOutcome::Recorded { outbox_id, advanced })
 }
 
+/// The message a callback is recorded on: outbox id, delivery rank and delivery status.
+type CallbackTarget = (i64, Option<i64>, Option<String>);
+
 /// The message other than `except` holding `sid`.
 pub(super) fn holder_of(conn: &Connection, sid: &str, except: Option<i64>) -> Result<Option<i64>> {
     conn.query_row("SELECT id FROM outbox WHERE sid = ?1 AND id IS NOT ?2", params![sid, except], |row| row.get(0))
@@ -206,7 +209,7 @@ pub(super) fn holder_of(conn: &Connection, sid: &str, except: Option<i64>) -> Re
 
 /// Links an unheld `sid` to the message its callback's tag names, when that message is still
 /// `sending` in the tag's series with no SID; the linked row as [`record_callback`] targets it.
-fn link_tagged(tx: &Connection, cb: &StatusCallback, tag: MessageTag, at: i64) -> Result<Option<(i64, Option<i64>, Option<String>)>> {
+fn link_tagged(tx: &Connection, cb: &StatusCallback, tag: MessageTag, at: i64) -> Result<Option<CallbackTarget>> {
     const OP: &str = "link sid by callback";
     let linked = tx
         .execute(
