@@ -40,7 +40,9 @@ async fn an_sms_to_a_team_contact_is_looked_up_normalised_and_sent_with_basic_au
     assert_eq!(post.param("To"), Some(TEAM));
     assert_eq!(post.param("From"), Some(FROM));
     assert_eq!(post.param("Body"), Some("Invoice 7 is overdue"));
-    assert_eq!(post.param("StatusCallback"), Some("https://connector.example.com/webhooks/twilio/status"));
+    // The query names the message and attempt, so the first callback links the SID to it.
+    let callback = format!("https://connector.example.com/webhooks/twilio/status?outbox={}&series=1&attempt=1", ids[0]);
+    assert_eq!(post.param("StatusCallback"), Some(callback.as_str()));
     // Basic base64("AC…:token-123").
     assert!(post.auth.as_deref().is_some_and(|a| a.starts_with("Basic ")));
     assert_eq!(twilio.requests()[0].param("Fields"), Some("line_type_intelligence"));

@@ -14,6 +14,9 @@ use ml_connector::sources::wave::signature;
 #[path = "../../tests/support/site.rs"]
 #[allow(dead_code)] // the bench uses a subset of the test harness
 mod site;
+#[path = "../../tests/support/secret_logs.rs"]
+#[allow(dead_code)]
+mod secret_logs;
 use site::Site;
 
 const SECRET: &str = "bench-secret";

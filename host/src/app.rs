@@ -32,8 +32,6 @@ use crate::sources::poll::{PollDriver, PollHealth};
 use crate::sources::{BuildError, SourceContext, SourceParts};
 use crate::store::{Lease, Store, StoreError};
 
-/// Submissions that may wait for the inbox's writer before submitters wait.
-const INBOX_QUEUE: usize = 8192;
 /// How long stopping waits for the dispatcher and each sink to finish what they hold.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -92,7 +90,7 @@ impl App {
         let vault = Vault::new(store.clone(), key);
         let lease = Lease::for_process(Duration::from_secs(config.store.lease_secs));
         let (events_wake, outbox_wake) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-        let inbox = Inbox::start(store.clone(), INBOX_QUEUE, events_wake.clone());
+        let inbox = Inbox::start(store.clone(), config.server.ingest_queue, events_wake.clone());
         let installed = plugins::installed(&*store).await?;
         let plugins = Arc::new(plugins::load_blocking(&config, installed.clone()).await?);
         if config.twilio.mode == crate::config::TwilioMode::DryRun {
@@ -144,7 +142,7 @@ impl App {
         let plugins_loaded = Arc::new(std::sync::atomic::AtomicUsize::new(plugins.len()));
         tasks.push(plugins::watch(config.clone(), store.clone(), dispatcher.clone(), plugins_loaded.clone(), installed));
         let health = HealthState { store, plugins_loaded, checks: Arc::new(checks), metrics };
-        let router = crate::server::router(routes, health, config.server.max_body_bytes);
+        let router = crate::server::limits::apply(crate::server::router(routes, health, config.server.max_body_bytes), &config.server);
         Ok(App { config, router, dispatcher, sinks: drivers, pollers, tasks, events_wake, _inbox: inbox })
     }
 

@@ -13,6 +13,9 @@ const FULL: &str = r#"
 listen = "0.0.0.0:9000"
 public_url = "https://hooks.example.com"
 max_body_bytes = 65536
+request_timeout_ms = 5000
+max_header_bytes = 8192
+ingest_queue = 1024
 
 [store]
 path = "/var/lib/ml-connector/db.sqlite"
@@ -166,6 +169,7 @@ fn the_full_example_file_loads() {
         "https://hooks.example.com"
     );
     assert_eq!(config.server.max_body_bytes, 65_536);
+    assert_eq!((config.server.request_timeout_ms, config.server.max_header_bytes, config.server.ingest_queue), (5000, 8192, 1024));
     assert_eq!(
         config.store.resolved_cache_dir(),
         PathBuf::from("/var/cache/ml-connector")

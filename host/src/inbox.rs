@@ -39,10 +39,16 @@ impl Inbox {
         Inbox { jobs }
     }
 
-    /// Queues `event` and waits until it is committed (or found to be a duplicate).
+    /// Queues `event` and waits until it is committed (or found to be a duplicate). A full queue
+    /// refuses it at once with [`StoreError::IngestFull`] (webhooks answer 503 with
+    /// `Retry-After`) rather than holding the request and its memory.
     pub async fn submit(&self, event: NewEvent) -> Result<InsertOutcome> {
-        let outcomes = self.submit_all(vec![event]).await?;
-        outcomes.into_iter().next().ok_or(StoreError::IngestClosed)
+        let (reply, outcome) = oneshot::channel();
+        self.jobs.try_send(Job { events: vec![event], reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::IngestFull,
+            mpsc::error::TrySendError::Closed(_) => StoreError::IngestClosed,
+        })?;
+        outcome.await.map_err(|_| StoreError::IngestClosed)??.into_iter().next().ok_or(StoreError::IngestClosed)
     }
 
     /// Queues `events` and waits until all are committed, in order and in one transaction; one
@@ -206,6 +212,18 @@ mod tests {
         let ids: Vec<_> = store.list_events(&EventFilter::newest(10)).await.unwrap().into_iter().map(|e| e.id).collect();
         assert_eq!(ids, ["c", "a", "b"]);
         assert!(inbox.submit_all(vec![]).await.unwrap().is_empty());
+    }
+
+    // Current-thread runtime: the writer runs only when the test yields, so the queue stays full.
+    #[tokio::test]
+    async fn a_full_queue_refuses_a_submission_at_once_and_keeps_what_it_queued() {
+        let (_dir, store) = probe();
+        let inbox = Inbox::start(store.clone(), 1, Arc::new(Notify::new()));
+        let mut queued = Box::pin(inbox.submit(event("a")));
+        assert!(futures::poll!(queued.as_mut()).is_pending());
+        assert!(matches!(inbox.submit(event("b")).await, Err(StoreError::IngestFull)));
+        assert_eq!(queued.await.unwrap(), InsertOutcome::Inserted);
+        assert_eq!(inbox.submit(event("b")).await.unwrap(), InsertOutcome::Inserted);
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod js;
+pub mod secret_logs;
 pub mod site;
 
 use std::path::{Path, PathBuf};

@@ -33,6 +33,7 @@ impl Site {
 
     /// Stores a secret through `ml-connector secrets set`.
     pub fn set_secret(&self, name: &str, value: &str) {
+        super::secret_logs::remember(value);
         let mut child = self.cmd(&["secrets", "set", name]).stdin(Stdio::piped()).spawn().unwrap();
         child.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
         assert!(child.wait().unwrap().success(), "secrets set {name} failed");
@@ -122,9 +123,13 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Kills the process, then checks its log against every secret value the tests stored.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !std::thread::panicking() {
+            super::secret_logs::assert_none_in(&self.log.lock().unwrap());
+        }
     }
 }
 

@@ -40,6 +40,16 @@ pub struct ServerConfig {
     /// Largest accepted request body (262144).
     #[serde(deserialize_with = "positive")]
     pub max_body_bytes: usize,
+    /// A request not answered within this many ms, body included, gets 408 (30000).
+    #[serde(deserialize_with = "positive")]
+    pub request_timeout_ms: u64,
+    /// Largest accepted request head: all header names and values together (16384); 431 above.
+    #[serde(deserialize_with = "positive")]
+    pub max_header_bytes: usize,
+    /// Webhook submissions waiting for the store's group commit (8192); when full, webhooks get
+    /// 503 with `Retry-After` instead of queueing more.
+    #[serde(deserialize_with = "positive")]
+    pub ingest_queue: usize,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +58,9 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             max_body_bytes: 256 * 1024,
+            request_timeout_ms: 30_000,
+            max_header_bytes: 16 * 1024,
+            ingest_queue: 8192,
         }
     }
 }

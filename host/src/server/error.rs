@@ -33,6 +33,9 @@ pub struct ApiError {
     format: BodyFormat,
 }
 
+/// `Retry-After` on every 503: the store or its queue is expected back within seconds.
+pub const RETRY_AFTER_SECS: &str = "1";
+
 /// What a refusal was, for the metrics layer: `(source, reason)`.
 #[derive(Debug, Clone, Copy)]
 pub struct Rejection {
@@ -82,6 +85,10 @@ impl IntoResponse for ApiError {
             BodyFormat::Text => (self.status, self.message).into_response(),
         };
         response.extensions_mut().insert(Rejection { source: self.source, reason: self.reason });
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Wave and Twilio retry 5xx; say when.
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
         response
     }
 }

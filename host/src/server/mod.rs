@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod health;
+pub mod limits;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

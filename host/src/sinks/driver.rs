@@ -27,6 +27,8 @@ use crate::store::{Attempt, Lease, MessageUpdate, OutboxMessage, OutboxRow, Outb
 
 /// Rows claimed per store round trip when no rate limit applies.
 const BATCH: usize = 64;
+/// Reconciliations of one message in a row when the SID found is taken by another meanwhile.
+const ADOPT_TRIES: usize = 3;
 /// After a store failure, wait this long before claiming again.
 const STORE_RETRY: Duration = Duration::from_secs(2);
 
@@ -159,18 +161,41 @@ impl SinkDriver {
         let mut log = Vec::new();
         let live = self.sink.is_live();
         if m.row.status == OutboxStatus::Sending
+            && let Some(id) = m.sid.clone()
+        {
+            // The remote's status callback named this message: its SID is known without a list.
+            let history = format!("sent: {id}, linked by {}'s status callback after an unanswered attempt", self.sink.name());
+            let update = MessageUpdate { sid: Some(id.clone()), history: Some(history), ..base_update(&m, OutboxStatus::Sent) };
+            self.store.update_message(&self.lease, &update, &log).await?;
+            tracing::info!(outbox_id = m.row.id, sid = %id, "Adopted a send its status callback linked.");
+            return Ok(());
+        }
+        if m.row.status == OutboxStatus::Sending
             && live
             && let (Some(to), Some(since)) = (m.to_number.clone(), m.sending_since)
         {
-            match self.sink.reconcile(&m, &to, since, &mut log).await {
+            // A SID another message adopted meanwhile is refused by the store: list again.
+            let mut reconciled = self.sink.reconcile(&m, &to, since, &mut log).await;
+            for _ in 0..ADOPT_TRIES {
+                let Ok(Some(id)) = &reconciled else { break };
+                let update = MessageUpdate {
+                    sid: Some(id.clone()),
+                    history: Some(format!("sent: adopted {id}, found in {}'s list after an unanswered attempt", self.sink.name())),
+                    ..base_update(&m, OutboxStatus::Sent)
+                };
+                match self.store.update_message(&self.lease, &update, &log).await {
+                    Err(StoreError::SidTaken { .. }) => reconciled = self.sink.reconcile(&m, &to, since, &mut log).await,
+                    other => {
+                        other?;
+                        tracing::info!(outbox_id = m.row.id, sid = %id, "Adopted an ambiguous send instead of resending.");
+                        return Ok(());
+                    }
+                }
+            }
+            match reconciled {
                 Ok(Some(id)) => {
-                    let update = MessageUpdate {
-                        sid: Some(id.clone()),
-                        history: Some(format!("sent: adopted {id}, found in {}'s list after an unanswered attempt", self.sink.name())),
-                        ..base_update(&m, OutboxStatus::Sent)
-                    };
-                    self.store.update_message(&self.lease, &update, &log).await?;
-                    tracing::info!(outbox_id = m.row.id, sid = %id, "Adopted an ambiguous send instead of resending.");
+                    // Every listed SID was taken under us, again and again: leave it for the next claim.
+                    tracing::warn!(outbox_id = m.row.id, sid = %id, "Could not adopt an ambiguous send; trying again later.");
                     return Ok(());
                 }
                 Ok(None) => {
@@ -247,7 +272,19 @@ impl SinkDriver {
         match self.sink.send(&m, &to, &mut log).await {
             Ok(sent) => {
                 let update = MessageUpdate { sid: sent.id.clone(), history: Some(format!("sent: {}", sent.detail)), ..base_update(&m, OutboxStatus::Sent) };
-                self.store.update_message(&self.lease, &update, &log).await?;
+                match self.store.update_message(&self.lease, &update, &log).await {
+                    Err(StoreError::SidTaken { sid, holder }) => {
+                        // Another message adopted this SID while our request was unanswered:
+                        // it stays there (never sent again), and this message says so.
+                        tracing::warn!(outbox_id = m.row.id, %sid, holder, "A sent message's SID is held by another message.");
+                        let history = format!("sent: {}; message {holder} already holds {sid}", sent.detail);
+                        let update = MessageUpdate { sid: None, history: Some(history), ..update };
+                        self.store.update_message(&self.lease, &update, &log).await?;
+                    }
+                    other => {
+                        other?;
+                    }
+                }
                 tracing::debug!(outbox_id = m.row.id, id = ?sent.id, "Message sent.");
                 Ok(())
             }

@@ -14,6 +14,7 @@ use chrono::{DateTime, TimeZone as _, Utc};
 
 use super::*;
 use crate::model::Channel;
+use crate::sinks::twilio::message_tag::MessageTag;
 use crate::sinks::twilio::state::{CallbackOutcome, InboundMessage, LookupRecord, OptChange, StatusCallback};
 
 /// Runs every behaviour of the suite against the stores `$fresh` makes: an async fn returning
@@ -57,6 +58,9 @@ macro_rules! conformance_suite {
             stop_opts_the_sender_out_and_start_clears_it,
             lookups_are_cached_and_replaced,
             clearing_an_opt_out_by_hand_removes_it_and_records_who_and_when,
+            one_sid_is_never_held_by_two_messages,
+            a_tagged_callback_links_an_unrecorded_sid_to_its_sending_message,
+            a_tagged_callback_never_moves_a_sid_another_message_holds,
         );
     };
     (@tests $fresh:path; $($name:ident),+ $(,)?) => {
@@ -696,7 +700,7 @@ pub(crate) async fn installed_plugins_are_upgraded_rolled_back_and_switched(stor
 // ---- the Twilio sink's state ----
 
 fn callback(sid: &str, status: &str, rank: u8) -> StatusCallback {
-    StatusCallback { sid: sid.into(), status: status.into(), sequence: None, rank: Some(rank), error_code: None, detail: None, params: "{}".into(), received_at: at(10) }
+    StatusCallback { sid: sid.into(), status: status.into(), sequence: None, rank: Some(rank), error_code: None, detail: None, params: "{}".into(), received_at: at(10), tag: None }
 }
 
 fn inbound(sid: &str, body: &str, opt_change: Option<OptChange>) -> InboundMessage {
@@ -841,4 +845,65 @@ pub(crate) async fn clearing_an_opt_out_by_hand_removes_it_and_records_who_and_w
     // Not opted out (any more): nothing is recorded.
     assert_eq!(store.clear_opt_out_by_hand("+14155550100", "bob", later).await.unwrap(), None);
     assert_eq!(store.list_opt_out_clearances(None, 10).await.unwrap().len(), 1);
+}
+
+// ---- one SID, one message ----
+
+/// Marks message `id` `sending` (attempt 1 of series 1, lease kept), as the sender does before
+/// its request.
+async fn mark_sending(store: &Arc<dyn Store>, id: i64) {
+    let sending = MessageUpdate { sending_since: Some(at(5)), history: None, ..update(id, OutboxStatus::Sending) };
+    assert!(store.update_message(&lease("sender"), &sending, &[]).await.unwrap());
+}
+
+fn tagged(sid: &str, status: &str, rank: u8, outbox_id: i64) -> StatusCallback {
+    StatusCallback { tag: Some(MessageTag { outbox_id, series: 1, attempt: 1 }), ..callback(sid, status, rank) }
+}
+
+pub(crate) async fn one_sid_is_never_held_by_two_messages(store: Arc<dyn Store>) {
+    let first = one_message(&store, "crash-0", "k").await;
+    let second = one_message(&store, "crash-129", "k").await;
+    mark_sent(&store, first, "CA1").await;
+    assert_eq!(store.sid_holder("CA1").await.unwrap(), Some(first));
+    assert_eq!(store.sid_holder("CA2").await.unwrap(), None);
+    let taken = MessageUpdate { sid: Some("CA1".into()), ..update(second, OutboxStatus::Sent) };
+    let refused = store.update_message(&lease("sender"), &taken, &[]).await.unwrap_err();
+    assert!(matches!(&refused, StoreError::SidTaken { sid, holder } if sid == "CA1" && *holder == first), "{refused}");
+    let row = store.get_message(second).await.unwrap().unwrap();
+    assert_eq!((row.row.status, row.sid), (OutboxStatus::Pending, None), "nothing written");
+    assert!(history(&store, second).await.is_empty());
+    // The holder itself may write its own SID again.
+    let again = MessageUpdate { sid: Some("CA1".into()), ..update(first, OutboxStatus::Sent) };
+    assert!(!store.update_message(&lease("sender"), &again, &[]).await.unwrap(), "already final");
+}
+
+pub(crate) async fn a_tagged_callback_links_an_unrecorded_sid_to_its_sending_message(store: Arc<dyn Store>) {
+    let id = one_message(&store, "e1", "k").await;
+    mark_sending(&store, id).await;
+    let outcome = store.record_status_callback(&tagged("CA9", "completed", 4, id)).await.unwrap();
+    assert_eq!(outcome, CallbackOutcome::Recorded { outbox_id: Some(id), advanced: true });
+    let row = store.get_message(id).await.unwrap().unwrap();
+    assert_eq!((row.row.status, row.sid.as_deref()), (OutboxStatus::Sending, Some("CA9")));
+    assert_eq!(store.sid_holder("CA9").await.unwrap(), Some(id));
+    assert_eq!(store.delivery_status(id).await.unwrap().as_deref(), Some("completed"));
+    assert_eq!(history(&store, id).await, ["sending", "completed"]);
+    // The sender's own record of the same SID is accepted and changes no link.
+    let sent = MessageUpdate { sid: Some("CA9".into()), ..update(id, OutboxStatus::Sent) };
+    assert!(store.update_message(&lease("sender"), &sent, &[]).await.unwrap());
+    // A tag naming a message not sending (or of another series) links nothing.
+    let other = one_message(&store, "e2", "k").await;
+    let ignored = store.record_status_callback(&tagged("CA10", "completed", 4, other)).await.unwrap();
+    assert_eq!(ignored, CallbackOutcome::Recorded { outbox_id: None, advanced: false });
+    assert_eq!(store.sid_holder("CA10").await.unwrap(), None);
+}
+
+pub(crate) async fn a_tagged_callback_never_moves_a_sid_another_message_holds(store: Arc<dyn Store>) {
+    let holder = one_message(&store, "crash-0", "k").await;
+    let sending = one_message(&store, "crash-129", "k").await;
+    mark_sent(&store, holder, "CA1").await;
+    mark_sending(&store, sending).await;
+    // A callback whose tag names `sending` for a SID `holder` already has: it stays with `holder`.
+    let outcome = store.record_status_callback(&tagged("CA1", "completed", 4, sending)).await.unwrap();
+    assert_eq!(outcome, CallbackOutcome::Recorded { outbox_id: Some(holder), advanced: true });
+    assert_eq!(store.get_message(sending).await.unwrap().unwrap().sid, None);
 }

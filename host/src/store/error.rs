@@ -75,13 +75,24 @@ pub enum StoreError {
     /// The inbox's writer has stopped.
     #[error("ingest queue is closed")]
     IngestClosed,
+    /// The inbox's queue is full: the submitter should retry shortly (503 with `Retry-After`).
+    #[error("ingest queue is full")]
+    IngestFull,
+    /// A remote id (Twilio's SID) is already held by another message: one SID, one message.
+    #[error("sid {sid} is already held by message {holder}")]
+    SidTaken {
+        /// The SID refused.
+        sid: String,
+        /// The outbox id holding it.
+        holder: i64,
+    },
 }
 
 impl StoreError {
     /// Whether the failure is temporary (busy, locked, disk full, I/O, queue stopped), which the
     /// HTTP layer maps to 503 rather than 500.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Unavailable { .. } | Self::IngestClosed)
+        matches!(self, Self::Unavailable { .. } | Self::IngestClosed | Self::IngestFull)
     }
 
     /// A backend failure of `op` from any error.

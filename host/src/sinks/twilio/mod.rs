@@ -16,6 +16,7 @@ use crate::secrets::Vault;
 use crate::sources::BuildError;
 use crate::store::Store;
 
+pub mod message_tag;
 pub mod phone;
 pub mod request_builder;
 pub mod retry;

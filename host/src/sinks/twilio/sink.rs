@@ -11,6 +11,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::message_tag::MessageTag;
 use super::phone::to_e164;
 use super::request_builder::{self, Identity, TwilioRequest};
 use super::retry::OPTED_OUT;
@@ -227,7 +228,15 @@ impl Sink for TwilioSink {
     async fn reconcile(&self, m: &OutboxMessage, to: &str, since: DateTime<Utc>, log: &mut Vec<Attempt>) -> Result<Option<String>, SinkError> {
         let request = request_builder::list_recent(m.row.channel, to, since, &self.settings.identity);
         let json = self.request(m, &request, log).await?;
-        let found = find_match(&json, m.row.channel, to, &m.row.body, since);
+        let mut found = None;
+        // Only a SID no other message holds: calls to one number carry no body to tell apart.
+        for sid in find_matches(&json, m.row.channel, to, &m.row.body, since) {
+            let holder = self.store.sid_holder(&sid).await.map_err(|e| SinkError::Retryable { reason: e.to_string(), http_status: None, code: None, retry_after: None, ambiguous: true })?;
+            if holder.is_none_or(|id| id == m.row.id) {
+                found = Some(sid);
+                break;
+            }
+        }
         if let Some(attempt) = log.last_mut() {
             attempt.sid.clone_from(&found);
         }
@@ -235,8 +244,14 @@ impl Sink for TwilioSink {
     }
 
     async fn send(&self, m: &OutboxMessage, to: &str, log: &mut Vec<Attempt>) -> Result<Sent, SinkError> {
-        let request = request_builder::send(m.row.channel, to, &m.row.body, &self.settings.identity)
+        let mut request = request_builder::send(m.row.channel, to, &m.row.body, &self.settings.identity)
             .map_err(|e| SinkError::Permanent { http_status: None, code: None, message: e.to_string() })?;
+        let tag = MessageTag { outbox_id: m.row.id, series: m.series, attempt: m.attempts };
+        for (name, value) in &mut request.form {
+            if name == "StatusCallback" {
+                *value = tag.callback_url(value);
+            }
+        }
         match self.request(m, &request, log).await {
             Ok(json) => {
                 let sid = json.get("sid").and_then(|v| v.as_str()).map(str::to_owned);
@@ -290,13 +305,15 @@ fn lookup_record(number: &str, json: &serde_json::Value) -> LookupRecord {
     LookupRecord { number: number.to_owned(), valid, line_type, detail: errors, fetched_at: Utc::now() }
 }
 
-/// The SID of a message (or call) in a Twilio list answer that is the one we may have sent.
-fn find_match(json: &serde_json::Value, channel: Channel, number: &str, body: &str, since: DateTime<Utc>) -> Option<String> {
+/// The SIDs of the messages (or calls) in a Twilio list answer that may be the one we sent, in
+/// the list's order.
+fn find_matches(json: &serde_json::Value, channel: Channel, number: &str, body: &str, since: DateTime<Utc>) -> Vec<String> {
     let key = match channel {
         Channel::Sms => "messages",
         Channel::Call => "calls",
     };
-    json.get(key)?.as_array()?.iter().find_map(|item| {
+    let Some(items) = json.get(key).and_then(|v| v.as_array()) else { return Vec::new() };
+    items.iter().filter_map(|item| {
         let to_matches = item.get("to").and_then(|v| v.as_str()) == Some(number);
         let body_matches = channel == Channel::Call || item.get("body").and_then(|v| v.as_str()) == Some(body);
         let recent = item
@@ -306,6 +323,7 @@ fn find_match(json: &serde_json::Value, channel: Channel, number: &str, body: &s
             .is_none_or(|d| d.with_timezone(&Utc) >= since - RECONCILE_SLACK);
         (to_matches && body_matches && recent).then(|| item.get("sid")?.as_str().map(str::to_owned)).flatten()
     })
+    .collect()
 }
 
 #[cfg(test)]
@@ -338,8 +356,8 @@ mod tests {
             {"sid": "SMother", "to": "+14155552671", "body": "other", "date_created": "Tue, 31 Mar 2026 12:00:01 +0000"},
             {"sid": "SMours", "to": "+14155552671", "body": "hi", "date_created": "Tue, 31 Mar 2026 12:00:01 +0000"},
         ]});
-        assert_eq!(find_match(&list, Channel::Sms, "+14155552671", "hi", since), Some("SMours".into()));
-        assert_eq!(find_match(&list, Channel::Sms, "+14155550000", "hi", since), None);
+        assert_eq!(find_matches(&list, Channel::Sms, "+14155552671", "hi", since), ["SMours"]);
+        assert!(find_matches(&list, Channel::Sms, "+14155550000", "hi", since).is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::message_tag::MessageTag;
 use crate::store::{InsertOutcome, Result};
 
 /// Whether an inbound SMS changes the sender's opt-out state.
@@ -36,6 +37,8 @@ pub struct StatusCallback {
     pub params: String,
     /// When the host received it.
     pub received_at: DateTime<Utc>,
+    /// The message the request was made for, from the callback URL's query.
+    pub tag: Option<MessageTag>,
 }
 
 /// What [`TwilioStore::record_status_callback`] did.
@@ -138,13 +141,18 @@ pub trait TwilioStore: Send + Sync {
 
     /// Records a status callback in one transaction: the dedupe row (also for unknown SIDs), and
     /// for a known SID a history line, and the delivery status when the callback's rank is above
-    /// the current one (a late status never moves a message backwards).
+    /// the current one (a late status never moves a message backwards). A SID no message holds,
+    /// with a tag naming a message still `sending` in the tag's series with no SID, is first
+    /// linked to that message (the host died, or timed out, before recording Twilio's answer).
     async fn record_status_callback(&self, callback: &StatusCallback) -> Result<CallbackOutcome>;
 
     /// Records an inbound SMS in one transaction, linked to the most recent message sent to its
     /// sender, applying its opt-out change. A repeated MessageSid changes nothing and returns
     /// `Duplicate`. Also returns the linked record as stored.
     async fn record_inbound(&self, message: &InboundMessage) -> Result<(InsertOutcome, InboundRecord)>;
+
+    /// The message holding `sid`, if any (one SID is never held by two messages).
+    async fn sid_holder(&self, sid: &str) -> Result<Option<i64>>;
 
     /// Inbound replies linked to a message, oldest first.
     async fn list_replies(&self, outbox_id: i64) -> Result<Vec<InboundRecord>>;

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, OriginalUri, Request, State};
+use axum::extract::{FromRequest, OriginalUri, RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -22,6 +22,7 @@ use crate::metrics::{Metrics, SourceLabel};
 use crate::secrets::SecretSet;
 use crate::server::error::{ApiError, BodyFormat};
 use crate::sinks::twilio::TWILIO_AUTH_TOKEN;
+use crate::sinks::twilio::message_tag::MessageTag;
 use crate::sinks::twilio::state::{CallbackOutcome, InboundMessage, StatusCallback};
 use crate::store::{InsertOutcome, NewEvent, Store};
 
@@ -108,7 +109,7 @@ impl FromRequest<TwilioWebhooks> for VerifiedTwilio {
 }
 
 /// Receives a message or call status callback.
-pub async fn status(State(state): State<TwilioWebhooks>, VerifiedTwilio { params, .. }: VerifiedTwilio) -> Result<StatusCode, ApiError> {
+pub async fn status(State(state): State<TwilioWebhooks>, RawQuery(query): RawQuery, VerifiedTwilio { params, .. }: VerifiedTwilio) -> Result<StatusCode, ApiError> {
     let (sid, status, rank) = if let (Some(sid), Some(status)) = (param(&params, "MessageSid"), param(&params, "MessageStatus")) {
         (sid, status, callbacks::message_rank(status))
     } else if let (Some(sid), Some(status)) = (param(&params, "CallSid"), param(&params, "CallStatus")) {
@@ -132,6 +133,7 @@ pub async fn status(State(state): State<TwilioWebhooks>, VerifiedTwilio { params
         detail: Some(detail.join(", ")).filter(|d| !d.is_empty()),
         params: callbacks::params_json(&params),
         received_at: Utc::now(),
+        tag: query.as_deref().and_then(MessageTag::from_query),
     };
     let outcome = state.store.record_status_callback(&callback).await.map_err(|e| store_failed(&e))?;
     let label = match outcome {

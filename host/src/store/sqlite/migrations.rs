@@ -288,7 +288,7 @@ ALTER TABLE plugin_failures ADD COLUMN plugin_version TEXT;
 "#;
 
 /// `UPGRADES[n]` takes a database from version `n` to `n + 1`.
-const UPGRADES: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const UPGRADES: &[&str] = &[V1, V2, V3, V4, V5, V6, super::migration_v7::V7];
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = UPGRADES.len() as i64;
@@ -354,11 +354,11 @@ fn upgrade(conn: &mut Connection, path: &str) -> Result<i64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// The schema objects of a database, whitespace-normalised, for comparison.
-    fn schema(conn: &Connection) -> Vec<(String, String, String)> {
+    pub(in crate::store::sqlite) fn schema(conn: &Connection) -> Vec<(String, String, String)> {
         let mut stmt = conn
             .prepare(
                 "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name",

@@ -4,6 +4,7 @@
 
 mod cursors;
 mod inbox;
+mod migration_v7;
 mod migrations;
 mod optouts;
 mod outbox;

@@ -196,6 +196,11 @@ impl OutboxStore for SqliteStore {
             let now = millis(Utc::now());
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).op(OP)?;
             let keep = update.keeps_lease();
+            if let Some(sid) = &update.sid
+                && let Some(holder) = super::twilio::holder_of(&tx, sid, Some(update.id))?
+            {
+                return Err(StoreError::SidTaken { sid: sid.clone(), holder });
+            }
             let changed = tx
                 .execute(
                     "UPDATE outbox SET status = ?2, attempts = ?3, next_attempt_at = ?4,

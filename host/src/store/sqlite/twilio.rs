@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::{SqlResultExt as _, SqliteStore, from_millis, millis};
 use super::optouts;
+use crate::sinks::twilio::message_tag::MessageTag;
 use crate::sinks::twilio::state::{
     CallbackOutcome, InboundMessage, InboundRecord, LookupRecord, OptChange, OptOut, OptOutClearance, StatusCallback, TwilioStore,
 };
@@ -50,6 +51,11 @@ impl TwilioStore for SqliteStore {
     async fn record_inbound(&self, message: &InboundMessage) -> Result<(InsertOutcome, InboundRecord)> {
         let message = message.clone();
         self.write("record inbound message", move |conn| record_inbound(conn, &message)).await
+    }
+
+    async fn sid_holder(&self, sid: &str) -> Result<Option<i64>> {
+        let sid = sid.to_owned();
+        self.read("find sid holder", move |conn| holder_of(conn, &sid, None)).await
     }
 
     async fn list_replies(&self, outbox_id: i64) -> Result<Vec<InboundRecord>> {
@@ -132,8 +138,12 @@ fn record_callback(
         )
         .optional()
         .op(OP)?;
-    let outbox_id = target.as_ref().map(|t| t.0);
     let at = millis(cb.received_at);
+    let target = match (target, cb.tag) {
+        (None, Some(tag)) => link_tagged(&tx, cb, tag, at)?,
+        (target, _) => target,
+    };
+    let outbox_id = target.as_ref().map(|t| t.0);
     let inserted = tx
         .execute(
             "INSERT INTO twilio_callbacks
@@ -185,6 +195,36 @@ fn record_callback(
     }
     tx.commit().op(OP)?;
     Ok(CallbackOutcome::Recorded { outbox_id, advanced })
+}
+
+/// The message a callback is recorded on: outbox id, delivery rank and delivery status.
+type CallbackTarget = (i64, Option<i64>, Option<String>);
+
+/// The message other than `except` holding `sid`.
+pub(super) fn holder_of(conn: &Connection, sid: &str, except: Option<i64>) -> Result<Option<i64>> {
+    conn.query_row("SELECT id FROM outbox WHERE sid = ?1 AND id IS NOT ?2", params![sid, except], |row| row.get(0))
+        .optional()
+        .op("find sid holder")
+}
+
+/// Links an unheld `sid` to the message its callback's tag names, when that message is still
+/// `sending` in the tag's series with no SID; the linked row as [`record_callback`] targets it.
+fn link_tagged(tx: &Connection, cb: &StatusCallback, tag: MessageTag, at: i64) -> Result<Option<CallbackTarget>> {
+    const OP: &str = "link sid by callback";
+    let linked = tx
+        .execute(
+            "UPDATE outbox SET sid = ?2, updated_at = ?4
+             WHERE id = ?1 AND sid IS NULL AND status = 'sending' AND series = ?3",
+            params![tag.outbox_id, cb.sid, tag.series, at],
+        )
+        .op(OP)?;
+    if linked == 0 {
+        return Ok(None);
+    }
+    let detail = format!("{} linked by Twilio's status callback for attempt {} (its answer was not recorded)", cb.sid, tag.attempt);
+    tx.execute("INSERT INTO message_history (outbox_id, at, status, detail) VALUES (?1, ?2, 'sending', ?3)", params![tag.outbox_id, at, detail])
+        .op(OP)?;
+    Ok(Some((tag.outbox_id, None, None)))
 }
 
 /// Adopts status callbacks that arrived for `sid` before the sender stored it on outbox row

@@ -1,0 +1,100 @@
+//! Ambiguous sends of calls (issue 18): calls carry no body, so after a crash between marking a
+//! row `sending` and recording Twilio's SID the sender may adopt only calls no other message
+//! holds, and a status callback whose URL names the message links its SID without a list.
+//! Against the local Twilio stand-in (a real HTTP server on 127.0.0.1).
+
+mod twilio_support;
+
+use chrono::Utc;
+use ml_connector::config::TwilioMode;
+use ml_connector::model::Channel;
+use ml_connector::sinks::twilio::message_tag::MessageTag;
+use ml_connector::sinks::twilio::state::{StatusCallback, TwilioStore as _};
+use ml_connector::store::{CustomerNumbers, MessageUpdate, OutboxStatus, OutboxStore as _};
+use ml_connector::store::sqlite::SqliteStore;
+use serde_json::json;
+use std::time::Duration;
+use twilio_support::*;
+
+const TEAM: &str = "+14155552671";
+
+/// Leaves message `id` as a crash leaves it: `sending` since `began`, attempt 1, no SID.
+async fn crash_while_sending(store: &SqliteStore, id: i64, began: chrono::DateTime<Utc>) {
+    let crashed = MessageUpdate {
+        id,
+        status: OutboxStatus::Sending,
+        attempts: 1,
+        next_attempt_at: None,
+        sending_since: Some(began),
+        to_number: Some(TEAM.into()),
+        sid: None,
+        error_code: None,
+        error_message: None,
+        history: None,
+    };
+    assert!(store.update_message(&test_lease(), &crashed, &[]).await.unwrap());
+}
+
+fn call(sid: &str, created: &str) -> serde_json::Value {
+    json!({"sid": sid, "to": TEAM, "status": "completed", "date_created": created})
+}
+
+#[tokio::test]
+async fn calls_left_sending_to_one_team_number_adopt_only_sids_no_other_message_holds() {
+    let (twilio, base) = Twilio::start().await;
+    let (_dir, store) = store();
+    let began = Utc::now() - chrono::TimeDelta::seconds(5);
+    let created = (began + chrono::TimeDelta::seconds(1)).to_rfc2822();
+    // crash-0's call was recorded before the kill; crash-1 and crash-129 were left sending.
+    let held = dispatch(&store, "crash-0", CustomerNumbers::default(), &[(Channel::Call, "team:accounting", "Invoice 1 is overdue")]).await[0];
+    let held_sid = "CA000000000000000000000000000000a0";
+    let sent = MessageUpdate { id: held, status: OutboxStatus::Sent, attempts: 1, next_attempt_at: None, sending_since: None, to_number: Some(TEAM.into()), sid: Some(held_sid.into()), error_code: None, error_message: None, history: None };
+    assert!(store.update_message(&test_lease(), &sent, &[]).await.unwrap());
+    let mut ids = Vec::new();
+    for event in ["crash-1", "crash-129"] {
+        let id = dispatch(&store, event, CustomerNumbers::default(), &[(Channel::Call, "team:accounting", "Invoice is overdue")]).await[0];
+        crash_while_sending(&store, id, began).await;
+        ids.push(id);
+    }
+    // Twilio lists three calls to the number, newest first; the held one comes first.
+    *twilio.list.lock().unwrap() = json!({"calls": [
+        call(held_sid, &created), call("CA000000000000000000000000000000b1", &created), call("CA000000000000000000000000000000c2", &created),
+    ], "messages": []});
+    let done = settle(&sender(&store, Some(service(&base, Duration::from_secs(10))), settings(TwilioMode::Live)), &store, &ids).await;
+
+    // Both are sent, each with one of the two unheld calls (which one is a race between them).
+    assert!(done.iter().all(|m| m.row.status == OutboxStatus::Sent), "{done:#?}");
+    let mut sids: Vec<_> = done.iter().map(|m| m.sid.clone().unwrap()).collect();
+    sids.sort();
+    assert_eq!(sids, ["CA000000000000000000000000000000b1", "CA000000000000000000000000000000c2"]);
+    assert!(twilio.posts().is_empty(), "no call placed twice: {:?}", twilio.shorts());
+    assert_eq!(store.get_message(held).await.unwrap().unwrap().sid.as_deref(), Some(held_sid));
+}
+
+#[tokio::test]
+async fn a_status_callback_naming_its_message_links_the_sid_so_nothing_is_listed_or_resent() {
+    let (twilio, base) = Twilio::start().await;
+    let (_dir, store) = store();
+    let id = dispatch(&store, "crash-0", CustomerNumbers::default(), &[(Channel::Call, "team:accounting", "Invoice 1 is overdue")]).await[0];
+    crash_while_sending(&store, id, Utc::now()).await;
+    // The host died before recording Twilio's 201; the call's callback names its message.
+    let callback = StatusCallback {
+        sid: "CA000000000000000000000000000000d3".into(),
+        status: "completed".into(),
+        sequence: None,
+        rank: Some(4),
+        error_code: None,
+        detail: None,
+        params: "{}".into(),
+        received_at: Utc::now(),
+        tag: MessageTag::from_query(&format!("outbox={id}&series=1&attempt=1")),
+    };
+    store.record_status_callback(&callback).await.unwrap();
+    let done = settle(&sender(&store, Some(service(&base, Duration::from_secs(10))), settings(TwilioMode::Live)), &store, &[id]).await;
+
+    assert_eq!((done[0].row.status, done[0].sid.as_deref()), (OutboxStatus::Sent, Some("CA000000000000000000000000000000d3")));
+    assert!(twilio.requests().is_empty(), "no list and no second call: {:?}", twilio.shorts());
+    let history = store.list_history(id).await.unwrap();
+    assert!(history.last().unwrap().detail.as_deref().unwrap().contains("linked by twilio's status callback"), "{history:?}");
+    assert_eq!(store.delivery_status(id).await.unwrap().as_deref(), Some("completed"));
+}
