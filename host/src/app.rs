@@ -93,6 +93,7 @@ impl App {
         let lease = Lease::for_process(Duration::from_secs(config.store.lease_secs));
         let (events_wake, outbox_wake) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         let inbox = Inbox::start(store.clone(), INBOX_QUEUE, events_wake.clone());
+        store.watch(crate::store::Wakes { events: events_wake.clone(), outbox: outbox_wake.clone() });
         let plugins = Arc::new(plugins::load_blocking(&config).await?);
         if config.twilio.mode == crate::config::TwilioMode::DryRun {
             tracing::info!("Twilio is in dry-run mode: messages are recorded, not sent.");

@@ -251,4 +251,11 @@ pub trait OutboxStore: Send + Sync {
     /// Status changes after history id `after`, oldest first, of messages whose events are about
     /// records starting with `record_prefix` (e.g. `qad:acme:`); at most `limit`.
     async fn list_record_history(&self, record_prefix: &str, after: i64, limit: usize) -> Result<Vec<RecordHistory>>;
+
+    /// Reserves the next send slot of sink `name` for every process sharing the store, `period`
+    /// after the one before: how long to wait before sending. `None` when the store keeps no
+    /// shared rate (the caller spaces its own sends).
+    async fn reserve_send_slot(&self, _name: &str, _period: std::time::Duration) -> Result<Option<std::time::Duration>> {
+        Ok(None)
+    }
 }

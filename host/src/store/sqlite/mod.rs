@@ -10,6 +10,8 @@ mod outbox;
 mod secrets;
 mod twilio;
 
+pub(crate) use self::inbox::summarize_failures;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
