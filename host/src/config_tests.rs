@@ -17,6 +17,7 @@ max_body_bytes = 65536
 path = "/var/lib/ml-connector/db.sqlite"
 cache_dir = "/var/cache/ml-connector"
 lease_secs = 45
+url = "postgres://connector@db.example.com:5432/connector"
 
 [secrets]
 master_key_file = "/etc/ml-connector/master.key"

@@ -232,7 +232,9 @@ pub trait OutboxStore: Send + Sync {
     /// Applies a state change and records `attempts` and the history line, in one transaction.
     /// Only a `pending` or `sending` row that `lease` holds (or nobody holds) changes: `false`,
     /// and nothing written, if it was cancelled, replayed, finished or taken over meanwhile. The
-    /// lease is released unless [`MessageUpdate::keeps_lease`].
+    /// lease is released unless [`MessageUpdate::keeps_lease`], and then renewed for a whole
+    /// lease from now (a request about to go out is never taken over mid-flight because its
+    /// row waited for the rate limit).
     async fn update_message(&self, lease: &Lease, update: &MessageUpdate, attempts: &[Attempt]) -> Result<bool>;
 
     /// Every attempt of a message, oldest first.

@@ -17,11 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
+use super::sqlite::{from_millis, millis, sql_limit};
 use super::{Result, Store, StoreError};
 
 /// Connections kept by one process's pool.
@@ -144,18 +144,6 @@ impl<T> PgResultExt<T> for std::result::Result<T, tokio_postgres::Error> {
             if temporary { StoreError::unavailable(op, err) } else { StoreError::backend(op, err) }
         })
     }
-}
-
-fn millis(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-fn from_millis(table: &'static str, ms: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt { table, reason: format!("timestamp {ms} out of range") })
-}
-
-fn sql_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

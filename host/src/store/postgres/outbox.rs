@@ -146,7 +146,7 @@ impl OutboxStore for PgStore {
                      sending_since = $5, to_number = COALESCE($6, to_number), sid = $7,
                      error_code = $8, error_message = $9, updated_at = $10,
                      claimed_by = CASE WHEN $12 THEN claimed_by END,
-                     lease_until = CASE WHEN $12 THEN lease_until END
+                     lease_until = CASE WHEN $12 THEN $13::BIGINT END
                  WHERE id = $1 AND status IN ('pending', 'sending')
                    AND (claimed_by IS NULL OR claimed_by = $11)",
                 &[
@@ -162,6 +162,7 @@ impl OutboxStore for PgStore {
                     &now,
                     &lease.holder(),
                     &update.keeps_lease(),
+                    &millis(lease.until(Utc::now())),
                 ],
             )
             .await

@@ -10,31 +10,9 @@ use super::*;
 use crate::store::conformance::conformance_suite;
 use crate::store::{Lease, NewEvent, Wakes};
 
-/// The variable naming the test server: a URL whose database may create databases.
-pub(crate) const URL_VAR: &str = "ML_CONNECTOR_TEST_POSTGRES_URL";
-
-/// A URL of a new, empty database on the test server, or `None` after printing `SKIPPED`
-/// (outside CI; under `CI=true` a missing server fails the test).
-pub(crate) async fn fresh_database(test: &str) -> Option<String> {
-    let Some(base) = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty()) else {
-        let reason = format!("{URL_VAR} is not set (`scripts/test` starts a throwaway PostgreSQL with `scripts/postgres`)");
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{test} needs PostgreSQL: {reason}");
-        }
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason}");
-        return None;
-    };
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let (client, connection) = tokio_postgres::connect(&base, NoTls).await.expect("connect to the test server");
-    let driver = tokio::spawn(connection);
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
-    drop(client);
-    driver.await.ok();
-    let (prefix, _) = base.split_once('?').map_or((base.as_str(), ""), |(p, q)| (p, q));
-    let root = prefix.rsplit_once('/').map_or(prefix, |(root, _)| root);
-    Some(format!("{root}/{name}"))
-}
+#[path = "../../../../tests/support/postgres.rs"]
+mod test_server;
+use test_server::fresh_database;
 
 async fn store_on(url: &str) -> Arc<dyn Store> {
     Arc::new(PgStore::connect(url).await.expect("open the PostgreSQL store"))

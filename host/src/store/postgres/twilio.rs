@@ -11,6 +11,7 @@ use super::{PgResultExt as _, PgStore, from_millis, millis, sql_limit};
 use crate::sinks::twilio::state::{
     CallbackOutcome, InboundMessage, InboundRecord, LookupRecord, OptChange, OptOut, OptOutClearance, StatusCallback, TwilioStore,
 };
+use crate::store::sqlite::judge_callback;
 use crate::store::{InsertOutcome, Result};
 
 const INBOUND_COLUMNS: &str = "sid, from_number, to_number, body, opt_out_type, outbox_id, event_id, params, received_at";
@@ -61,18 +62,8 @@ impl TwilioStore for PgStore {
         }
         let mut advanced = false;
         if let Some((id, current_rank, current)) = target {
-            advanced = match (cb.rank, current_rank) {
-                (Some(new), Some(old)) => i64::from(new) > old,
-                (Some(_), None) => true,
-                (None, _) => false,
-            };
-            let mut detail = format!("twilio callback {}", cb.sid);
-            if let Some(extra) = &cb.detail {
-                detail.push_str(&format!(" ({extra})"));
-            }
-            if let Some(current) = current.as_ref().filter(|_| !advanced) {
-                detail.push_str(&format!("; late, current status stays {current}"));
-            }
+            let detail;
+            (advanced, detail) = judge_callback(cb, current_rank, current.as_deref());
             tx.execute("INSERT INTO message_history (outbox_id, at, status, detail) VALUES ($1, $2, $3, $4)", &[&id, &at, &cb.status, &detail])
                 .await
                 .op(OP)?;
