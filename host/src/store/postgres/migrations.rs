@@ -187,7 +187,10 @@ pub(super) async fn migrate(client: &mut Object, location: &str) -> Result<i64> 
     const OP: &str = "migrate schema";
     let tx = client.transaction().await.op(OP)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.op(OP)?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)").await.op(OP)?;
+    // Quietly: the server's "already exists, skipping" notice would be logged on every start.
+    tx.batch_execute("SET LOCAL client_min_messages = warning; CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        .await
+        .op(OP)?;
     let found: i64 = match tx.query_opt("SELECT version FROM schema_version", &[]).await.op(OP)? {
         Some(row) => row.try_get(0).op(OP)?,
         None => {

@@ -248,7 +248,7 @@ impl OutboxStore for PgStore {
             .query("SELECT at, status, detail FROM message_history WHERE outbox_id = $1 ORDER BY id", &[&outbox_id])
             .await
             .op(OP)?;
-        rows.iter().map(|row| history(row)).collect()
+        rows.iter().map(history).collect()
     }
 
     async fn requeue_message(&self, id: i64, at: DateTime<Utc>) -> Result<bool> {
