@@ -91,6 +91,7 @@ impl App {
         let lease = Lease::for_process(Duration::from_secs(config.store.lease_secs));
         let (events_wake, outbox_wake) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         let inbox = Inbox::start(store.clone(), config.server.ingest_queue, events_wake.clone());
+        store.watch(crate::store::Wakes { events: events_wake.clone(), outbox: outbox_wake.clone() });
         let installed = plugins::installed(&*store).await?;
         let plugins = Arc::new(plugins::load_blocking(&config, installed.clone()).await?);
         if config.twilio.mode == crate::config::TwilioMode::DryRun {

@@ -151,6 +151,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("server", "max_header_bytes", Kind::Integer),
     ("server", "ingest_queue", Kind::Integer),
     ("store", "path", Kind::Text),
+    ("store", "url", Kind::Text),
     ("store", "cache_dir", Kind::Text),
     ("store", "lease_secs", Kind::Integer),
     ("store", "run_retention_days", Kind::Integer),

@@ -22,6 +22,7 @@ path = "/var/lib/ml-connector/db.sqlite"
 cache_dir = "/var/cache/ml-connector"
 lease_secs = 45
 run_retention_days = 7
+url = "postgres://connector@db.example.com:5432/connector"
 
 [secrets]
 master_key_file = "/etc/ml-connector/master.key"

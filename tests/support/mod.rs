@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod js;
+pub mod postgres;
 pub mod secret_logs;
 pub mod site;
 

@@ -16,7 +16,10 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
 
 /// Opens (and migrates) the configured store.
 pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    crate::store::open(&config.store).with_context(|| format!("cannot open the store at {}", config.store.path.display()))
+    crate::store::open(&config.store).with_context(|| match &config.store.url {
+        Some(_) => "cannot open the PostgreSQL store".to_owned(),
+        None => format!("cannot open the store at {}", config.store.path.display()),
+    })
 }
 
 /// The master key from `ML_CONNECTOR_MASTER_KEY` or `[secrets] master_key_file`, if either is set.

@@ -80,6 +80,9 @@ impl ServerConfig {
 pub struct StoreConfig {
     /// SQLite database file (`ml-connector.db`).
     pub path: PathBuf,
+    /// A PostgreSQL URL (`postgres://user:password@host:port/database`): when set, the store is
+    /// that database (shared by several replicas) and `path` is unused.
+    pub url: Option<String>,
     /// Where compiled plugins are cached; see [`StoreConfig::resolved_cache_dir`].
     pub cache_dir: Option<PathBuf>,
     /// How long a claim on an event, message or poll lasts (30): a process killed while holding
@@ -97,6 +100,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             path: PathBuf::from("ml-connector.db"),
+            url: None,
             cache_dir: None,
             lease_secs: 30,
             run_retention_days: 30,

@@ -156,6 +156,21 @@ impl SinkDriver {
         }
     }
 
+    /// Waits for the rate limit: the store's shared one when it keeps one (every replica's
+    /// sends together), else this process's own.
+    async fn pace(&self) -> Result<(), StoreError> {
+        let Some(rate) = self.settings.messages_per_second else { return Ok(()) };
+        match self.store.reserve_send_slot(self.sink.name(), Duration::from_secs(1) / rate.get()).await? {
+            Some(wait) => tokio::time::sleep(wait).await,
+            None => {
+                if let Some(limiter) = &self.limiter {
+                    limiter.until_ready().await;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Takes one message as far as it can go now.
     async fn process(&self, mut m: OutboxMessage) -> Result<(), StoreError> {
         let mut log = Vec::new();
@@ -251,9 +266,7 @@ impl SinkDriver {
             Ok(Some(reason)) => return self.finish(&m, OutboxStatus::Undeliverable, Some(to), None, reason, log).await,
             Err(e) => return self.after_failure(&m, m.attempts + 1, e, log, false).await,
         }
-        if let Some(limiter) = &self.limiter {
-            limiter.until_ready().await;
-        }
+        self.pace().await?;
         let attempts = m.attempts + 1;
         let started = Utc::now();
         let marked = MessageUpdate { attempts, sending_since: Some(started), to_number: Some(to.clone()), history: None, ..base_update(&m, OutboxStatus::Sending) };

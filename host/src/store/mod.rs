@@ -14,9 +14,11 @@ mod inbox;
 mod lease;
 mod outbox;
 mod plugins;
+pub mod postgres;
 mod runs;
 mod secrets;
 pub mod sqlite;
+mod wakes;
 
 #[cfg(test)]
 pub(crate) mod conformance;
@@ -38,6 +40,7 @@ pub use self::outbox::{
 pub use self::plugins::{InstalledPlugin, PluginStore};
 pub use self::runs::{NewRun, RecordedContext, RunFilter, RunStore, StoredRun};
 pub use self::secrets::{ResealFn, SecretStore};
+pub use self::wakes::Wakes;
 use crate::config::StoreConfig;
 use crate::sinks::twilio::state::TwilioStore;
 
@@ -77,9 +80,17 @@ pub trait Store: InboxStore + OutboxStore + SecretStore + CursorStore + RunStore
 
     /// Where the data lives, for messages (a path, or a URL without its password).
     fn location(&self) -> String;
+
+    /// Fires `wakes` when another process sharing the store gives this one work (PostgreSQL's
+    /// `LISTEN`); a store only one process writes does nothing.
+    fn watch(&self, _wakes: Wakes) {}
 }
 
-/// Opens (and migrates) the store `config` names.
+/// Opens (and migrates) the store `config` names: PostgreSQL when `url` is set, else SQLite.
+/// Connecting to PostgreSQL blocks this worker thread, so it needs a multi-threaded runtime.
 pub fn open(config: &StoreConfig) -> Result<Arc<dyn Store>> {
-    Ok(Arc::new(sqlite::SqliteStore::open(&config.path)?))
+    match &config.url {
+        Some(url) => Ok(Arc::new(postgres::PgStore::open_blocking(url)?)),
+        None => Ok(Arc::new(sqlite::SqliteStore::open(&config.path)?)),
+    }
 }

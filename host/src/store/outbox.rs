@@ -235,7 +235,9 @@ pub trait OutboxStore: Send + Sync {
     /// Applies a state change and records `attempts` and the history line, in one transaction.
     /// Only a `pending` or `sending` row that `lease` holds (or nobody holds) changes: `false`,
     /// and nothing written, if it was cancelled, replayed, finished or taken over meanwhile. The
-    /// lease is released unless [`MessageUpdate::keeps_lease`].
+    /// lease is released unless [`MessageUpdate::keeps_lease`], and then renewed for a whole
+    /// lease from now (a request about to go out is never taken over mid-flight because its
+    /// row waited for the rate limit).
     async fn update_message(&self, lease: &Lease, update: &MessageUpdate, attempts: &[Attempt]) -> Result<bool>;
 
     /// Every attempt of a message, oldest first.
@@ -254,4 +256,11 @@ pub trait OutboxStore: Send + Sync {
     /// Status changes after history id `after`, oldest first, of messages whose events are about
     /// records starting with `record_prefix` (e.g. `qad:acme:`); at most `limit`.
     async fn list_record_history(&self, record_prefix: &str, after: i64, limit: usize) -> Result<Vec<RecordHistory>>;
+
+    /// Reserves the next send slot of sink `name` for every process sharing the store, `period`
+    /// after the one before: how long to wait before sending. `None` when the store keeps no
+    /// shared rate (the caller spaces its own sends).
+    async fn reserve_send_slot(&self, _name: &str, _period: std::time::Duration) -> Result<Option<std::time::Duration>> {
+        Ok(None)
+    }
 }

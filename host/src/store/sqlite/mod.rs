@@ -13,6 +13,9 @@ mod runs;
 mod secrets;
 mod twilio;
 
+pub(crate) use self::inbox::summarize_failures;
+pub(crate) use self::twilio::judge_callback;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -169,15 +172,18 @@ impl<T> SqlResultExt<T> for rusqlite::Result<T> {
     }
 }
 
-fn millis(at: DateTime<Utc>) -> i64 {
+/// Unix milliseconds, as every backend stores times.
+pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
 
-fn from_millis(table: &'static str, ms: i64) -> Result<DateTime<Utc>> {
+/// A stored time back, or [`StoreError::Corrupt`] naming `table`.
+pub(crate) fn from_millis(table: &'static str, ms: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt { table, reason: format!("timestamp {ms} out of range") })
 }
 
-fn sql_limit(limit: usize) -> i64 {
+/// A row limit as SQL's `BIGINT`.
+pub(crate) fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 

@@ -191,7 +191,7 @@ impl OutboxStore for SqliteStore {
 
     async fn update_message(&self, lease: &Lease, update: &MessageUpdate, attempts: &[Attempt]) -> Result<bool> {
         const OP: &str = "update message";
-        let (holder, update, attempts) = (lease.holder().to_owned(), update.clone(), attempts.to_vec());
+        let (holder, update, attempts, lease) = (lease.holder().to_owned(), update.clone(), attempts.to_vec(), lease.clone());
         self.write(OP, move |conn| {
             let now = millis(Utc::now());
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).op(OP)?;
@@ -207,7 +207,7 @@ impl OutboxStore for SqliteStore {
                          sending_since = ?5, to_number = COALESCE(?6, to_number), sid = ?7,
                          error_code = ?8, error_message = ?9, updated_at = ?10,
                          claimed_by = CASE WHEN ?12 THEN claimed_by END,
-                         lease_until = CASE WHEN ?12 THEN lease_until END
+                         lease_until = CASE WHEN ?12 THEN ?13 END
                      WHERE id = ?1 AND status IN ('pending', 'sending')
                        AND (claimed_by IS NULL OR claimed_by = ?11)",
                     params![
@@ -222,7 +222,8 @@ impl OutboxStore for SqliteStore {
                         update.error_message,
                         now,
                         holder,
-                        keep
+                        keep,
+                        millis(lease.until(Utc::now()))
                     ],
                 )
                 .op(OP)?;

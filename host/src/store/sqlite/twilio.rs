@@ -168,18 +168,8 @@ fn record_callback(
     }
     let mut advanced = false;
     if let Some((id, current_rank, current)) = target {
-        advanced = match (cb.rank, current_rank) {
-            (Some(new), Some(old)) => i64::from(new) > old,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        let mut detail = format!("twilio callback {}", cb.sid);
-        if let Some(extra) = &cb.detail {
-            detail.push_str(&format!(" ({extra})"));
-        }
-        if let Some(current) = current.as_ref().filter(|_| !advanced) {
-            detail.push_str(&format!("; late, current status stays {current}"));
-        }
+        let detail;
+        (advanced, detail) = judge_callback(cb, current_rank, current.as_deref());
         tx.execute(
             "INSERT INTO message_history (outbox_id, at, status, detail) VALUES (?1, ?2, ?3, ?4)",
             params![id, at, cb.status, detail],
@@ -225,6 +215,24 @@ fn link_tagged(tx: &Connection, cb: &StatusCallback, tag: MessageTag, at: i64) -
     tx.execute("INSERT INTO message_history (outbox_id, at, status, detail) VALUES (?1, ?2, 'sending', ?3)", params![tag.outbox_id, at, detail])
         .op(OP)?;
     Ok(Some((tag.outbox_id, None, None)))
+}
+
+/// Whether callback `cb` moves a message whose delivery status is `current` (of rank
+/// `current_rank`) forward, and its history line. Shared by every backend.
+pub(crate) fn judge_callback(cb: &StatusCallback, current_rank: Option<i64>, current: Option<&str>) -> (bool, String) {
+    let advanced = match (cb.rank, current_rank) {
+        (Some(new), Some(old)) => i64::from(new) > old,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let mut detail = format!("twilio callback {}", cb.sid);
+    if let Some(extra) = &cb.detail {
+        detail.push_str(&format!(" ({extra})"));
+    }
+    if let Some(current) = current.filter(|_| !advanced) {
+        detail.push_str(&format!("; late, current status stays {current}"));
+    }
+    (advanced, detail)
 }
 
 /// Adopts status callbacks that arrived for `sid` before the sender stored it on outbox row
