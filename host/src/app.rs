@@ -140,6 +140,7 @@ impl App {
             .collect();
         let dispatcher = Arc::new(Dispatcher::new(store.clone(), plugins.clone(), Arc::new(enrichers), sinks, metrics.clone(), lease, outbox_wake));
         let health = HealthState { store, plugins_loaded: plugins.len(), checks: Arc::new(checks), metrics };
+        routes.extend(crate::console::routes(&config, &health, &vault, &plugins));
         let router = crate::server::router(routes, health, config.server.max_body_bytes);
         Ok(App { config, router, dispatcher, sinks: drivers, pollers, tasks, events_wake, _inbox: inbox })
     }

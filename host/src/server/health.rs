@@ -45,6 +45,12 @@ pub struct HealthState {
 
 /// `GET /healthz`.
 pub async fn healthz(State(state): State<HealthState>) -> impl IntoResponse {
+    let (status, body) = report(&state).await;
+    (status, Json(body))
+}
+
+/// What `/healthz` answers (also shown by the web console's overview).
+pub async fn report(state: &HealthState) -> (StatusCode, Value) {
     let store_ok = state.store.ping().await.map_err(|e| e.to_string());
     let plugins_ok = state.plugins_loaded > 0;
     let status = if store_ok.is_ok() && plugins_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
@@ -69,7 +75,7 @@ pub async fn healthz(State(state): State<HealthState>) -> impl IntoResponse {
             None => body[key.as_str()] = health.detail,
         }
     }
-    (status, Json(body))
+    (status, body)
 }
 
 /// `GET /metrics`: Prometheus text format.
