@@ -31,7 +31,8 @@ async fn sign_in(base: &str, password: &str) -> reqwest::Response {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_csrf_escaping_and_replay_work_over_http() {
-    let site = console_site("", "");
+    // Dry-run: the team call is recorded, not sent; the customer SMS fails (no customer phone).
+    let site = console_site("", "[twilio]\nfrom = \"+15005550006\"\n");
     // The console password is stored as an argon2 hash, sealed like every secret.
     let store = Arc::new(SqliteStore::open(&site.dir.path().join("connector.db")).unwrap());
     let vault = Vault::new(store, Some(Arc::new(MasterKey::parse(MASTER_KEY, "test").unwrap())));
@@ -96,7 +97,7 @@ async fn sign_in_csrf_escaping_and_replay_work_over_http() {
     let page = get(&format!("/console/messages?number=%2B14155552671")).await.unwrap().text().await.unwrap();
     assert!(page.contains(&format!("href=\"/console/messages/{call}\"")) && !page.contains(&format!("href=\"/console/messages/{sms}\"")));
     let page = get("/console/messages?status=failed").await.unwrap().text().await.unwrap();
-    assert!(page.contains(&format!("href=\"/console/messages/{sms}\"")) && !page.contains(&format!("href=\"/console/messages/{call}\"")));
+    assert!(page.contains(&format!("href=\"/console/messages/{sms}\"")) && !page.contains(&format!("href=\"/console/messages/{call}\"")), "{sms} {call} {page}");
     let page = get("/console/plugins").await.unwrap().text().await.unwrap();
     assert!(page.contains("invoice-overdue") && page.contains("invoice.overdue"), "{page}");
 
