@@ -80,6 +80,9 @@ async fn open_browser(driver: &Driver, chromium: &Path, profile: &Path) -> Clien
         "--window-size=1280,1000",
         &profile,
     ];
+    // Two rustls providers are compiled in (ring for reqwest, aws-lc-rs by fantoccini's
+    // connector): choose one for the process, as rustls asks.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut caps = serde_json::Map::new();
     caps.insert("goog:chromeOptions".into(), json!({ "binary": chromium, "args": args }));
     ClientBuilder::rustls().unwrap().capabilities(caps).connect(&driver.url).await.expect("a Chromium session")
@@ -133,18 +136,18 @@ async fn an_operator_finds_a_failed_call_by_number_and_replays_it_in_a_real_brow
     assert!(browser.current_url().await.unwrap().path().ends_with("/console/login"));
 
     sign_in(&browser, &base, PASSWORD).await;
-    browser.wait_for_find(Locator::Css("#hourly-chart")).await.unwrap();
+    browser.wait().for_element(Locator::Css("#hourly-chart")).await.unwrap();
     screenshot(&browser, "02-overview").await;
 
     // Find the call by the number it went to and open it.
     browser.goto(&format!("{base}/console/messages")).await.unwrap();
     browser.find(Locator::Css("input[name=number]")).await.unwrap().send_keys(TEAM).await.unwrap();
     browser.find(Locator::Css("form.filters button")).await.unwrap().click().await.unwrap();
-    let links = browser.wait_for_find(Locator::Css("#messages")).await.unwrap().find_all(Locator::Css("a.message-link")).await.unwrap();
+    let links = browser.wait().for_element(Locator::Css("#messages")).await.unwrap().find_all(Locator::Css("a.message-link")).await.unwrap();
     assert_eq!(links.len(), 1, "one message went to {TEAM}");
     screenshot(&browser, "03-messages-by-number").await;
     links[0].click().await.unwrap();
-    let body = browser.wait_for_find(Locator::Css("pre#body")).await.unwrap().text().await.unwrap();
+    let body = browser.wait().for_element(Locator::Css("pre#body")).await.unwrap().text().await.unwrap();
 
     // The injected script is shown as text and did not run.
     assert!(body.contains(INJECTED), "{body}");
@@ -157,8 +160,8 @@ async fn an_operator_finds_a_failed_call_by_number_and_replays_it_in_a_real_brow
     // The replay form without its CSRF token is refused, and nothing is replayed.
     let message_url = browser.current_url().await.unwrap();
     browser.find(Locator::Css("#replay")).await.unwrap().click().await.unwrap();
-    browser.wait_for_find(Locator::Css("#confirm-replay")).await.unwrap();
-    browser.execute("document.querySelector('input[name=csrf]').remove();", vec![]).await.unwrap();
+    browser.wait().for_element(Locator::Css("#confirm-replay")).await.unwrap();
+    browser.execute("document.querySelector('form[action$=replay] input[name=csrf]').remove();", vec![]).await.unwrap();
     browser.find(Locator::Css("#confirm-replay")).await.unwrap().click().await.unwrap();
     assert!(text_of(&browser, "p.notice").await.contains("Missing or wrong CSRF token"));
     screenshot(&browser, "05-csrf-refused").await;
@@ -166,7 +169,7 @@ async fn an_operator_finds_a_failed_call_by_number_and_replays_it_in_a_real_brow
     // Replayed through the confirmation: the new attempt appears with Twilio's SID.
     browser.goto(message_url.as_str()).await.unwrap();
     browser.find(Locator::Css("#replay")).await.unwrap().click().await.unwrap();
-    browser.wait_for_find(Locator::Css("#confirm-replay")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Css("#confirm-replay")).await.unwrap().click().await.unwrap();
     assert!(text_of(&browser, "p.notice").await.contains("re-queued as attempt series 2"));
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {

@@ -10,6 +10,7 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 use super::ConsoleState;
+use crate::config::TwilioMode;
 use super::auth::Session;
 use super::layout::{self, segment, short, time};
 use crate::store::{HourlyCount, MessageFilter, OutboxMessage, OutboxStatus, StoreError};
@@ -60,7 +61,7 @@ async fn render(state: &ConsoleState, session: &Session) -> Result<Markup, Store
         h2 { "Messages per hour by status (UTC, by creation time)" }
         (chart(start, &counts))
         h2 { "Sources and sender" }
-        (components(&health))
+        (components(&health, state.config.twilio.mode))
         h2 { "Last failed messages" }
         @if failed.is_empty() { p.muted { "None." } } @else {
             table {
@@ -99,8 +100,13 @@ async fn render(state: &ConsoleState, session: &Session) -> Result<Markup, Store
     Ok(layout::page("Overview", Some(session), None, body))
 }
 
-/// `/healthz`'s components: the store, then every source and sink with its state and details.
-fn components(health: &Value) -> Markup {
+/// `/healthz`'s components: the store, the sender's mode, then every source and sink that
+/// reports its health, with its state and details.
+fn components(health: &Value, mode: TwilioMode) -> Markup {
+    let mode = match mode {
+        TwilioMode::Live => "live",
+        TwilioMode::DryRun => "dry-run",
+    };
     let mut rows: Vec<(String, &Value)> = Vec::new();
     if let Some(map) = health.as_object() {
         for (key, value) in map {
@@ -118,6 +124,7 @@ fn components(health: &Value) -> Markup {
             thead { tr { th { "Component" } th { "State" } th { "Details" } } }
             tbody {
                 tr { td { "store" } td { (layout::status(health["store"].as_str().unwrap_or("?"))) } td {} }
+                tr { td { "sender (Twilio)" } td { (layout::status(mode)) } td { "mode" } }
                 @for (name, value) in &rows {
                     tr {
                         td { (name) }
