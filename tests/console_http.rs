@@ -94,7 +94,7 @@ async fn sign_in_csrf_escaping_and_replay_work_over_http() {
     let page = get("/console/messages").await.unwrap().text().await.unwrap();
     assert!(page.contains("evt-console-1") && !page.contains("<script"), "{page}");
     // Filters: by number (the team's) and by status.
-    let page = get(&format!("/console/messages?number=%2B14155552671")).await.unwrap().text().await.unwrap();
+    let page = get("/console/messages?number=%2B14155552671").await.unwrap().text().await.unwrap();
     assert!(page.contains(&format!("href=\"/console/messages/{call}\"")) && !page.contains(&format!("href=\"/console/messages/{sms}\"")));
     let page = get("/console/messages?status=failed").await.unwrap().text().await.unwrap();
     assert!(page.contains(&format!("href=\"/console/messages/{sms}\"")) && !page.contains(&format!("href=\"/console/messages/{call}\"")), "{sms} {call} {page}");
