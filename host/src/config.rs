@@ -129,6 +129,8 @@ pub struct Config {
     pub plugins: Vec<PluginConfig>,
     /// `[[qad]]`: QAD tenants polled for supplier invoices, purchase orders and goods receipts.
     pub qad: Vec<crate::sources::qad::config::QadConfig>,
+    /// `[console]`: the web console (on by default only when listening on loopback).
+    pub console: crate::console::ConsoleConfig,
 }
 
 pub use sections::*;
@@ -177,6 +179,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("twilio", "max_retries", Kind::Integer),
     ("twilio", "retry_base_ms", Kind::Integer),
     ("builtin_plugins", "enabled", Kind::Boolean),
+    ("console", "enabled", Kind::Boolean),
 ];
 
 /// One environment override.

@@ -57,6 +57,9 @@ owner = "+15555550101"
 [builtin_plugins]
 enabled = false
 
+[console]
+enabled = true
+
 [[plugins]]
 name = "invoice-reminders"
 deadline_ms = 80

@@ -155,6 +155,9 @@ mod tests {
         async fn list_failures(&self, event_id: &str) -> Result<Vec<FailureRecord>> {
             self.inner.list_failures(event_id).await
         }
+        async fn recent_failures(&self, limit: usize) -> Result<Vec<(String, FailureRecord)>> {
+            self.inner.recent_failures(limit).await
+        }
     }
 
     fn probe() -> (tempfile::TempDir, Arc<Probe>) {

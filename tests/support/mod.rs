@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod console;
 pub mod js;
 pub mod postgres;
 pub mod secret_logs;

@@ -44,7 +44,7 @@ fn parse_status(text: &str) -> Result<OutboxStatus, String> {
 pub async fn run(config: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(config)?;
     let store = open_store(&config)?;
-    let filter = MessageFilter { event_id: args.event_id, record: args.record, status: args.status, since: None, limit: args.limit };
+    let filter = MessageFilter { event_id: args.event_id, record: args.record, status: args.status, limit: args.limit, ..MessageFilter::default() };
     let messages = store.list_messages(&filter).await?;
     let mut out = Vec::with_capacity(messages.len());
     let mut twilio = Vec::with_capacity(messages.len());
@@ -122,7 +122,7 @@ pub async fn run(config: Option<&Path>, args: AuditArgs) -> anyhow::Result<ExitC
 
 impl Attempt {
     /// The path of the recorded request.
-    fn request_path(&self) -> String {
+    pub(crate) fn request_path(&self) -> String {
         serde_json::from_str::<Value>(&self.request)
             .ok()
             .and_then(|v| Some(format!("{} {}", v["method"].as_str()?, v["path"].as_str()?)))
@@ -130,7 +130,7 @@ impl Attempt {
     }
 
     /// The form fields of the recorded request, in order.
-    fn request_form(&self) -> Vec<(String, String)> {
+    pub(crate) fn request_form(&self) -> Vec<(String, String)> {
         let request = serde_json::from_str::<Value>(&self.request).unwrap_or_default();
         let Some(form) = request.get("form").and_then(Value::as_object) else { return Vec::new() };
         form.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()

@@ -85,7 +85,8 @@ pub async fn run_events(config: Option<&Path>, cmd: EventsCommand) -> anyhow::Re
             }
         }
         EventsCommand::Replay { event_id } => {
-            if !store.replay_event(&event_id).await? {
+            if let Err(e) = crate::replay::replay_event(store.as_ref(), &event_id).await {
+                let crate::replay::ReplayError::UnknownEvent(_) = e else { return Err(e.into()) };
                 eprintln!(
                     "error: no stored event has id {event_id:?} (see `ml-connector events list`)"
                 );

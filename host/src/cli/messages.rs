@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::bail;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Subcommand;
 
@@ -49,14 +48,8 @@ pub async fn run(config: Option<&Path>, cmd: MessagesCommand) -> anyhow::Result<
     let store = open_store(&config)?;
     match cmd {
         MessagesCommand::Replay { id: Some(id), .. } => {
-            let Some(message) = store.get_message(id).await? else {
-                bail!("no message has outbox id {id}");
-            };
-            if !message.row.status.is_replayable() {
-                bail!("message {id} is {}; only failed and undeliverable messages are replayed", message.row.status);
-            }
-            store.requeue_message(id, Utc::now()).await?;
-            println!("message {id} re-queued (attempt series {})", message.series + 1);
+            let series = crate::replay::replay_message(store.as_ref(), id).await?;
+            println!("message {id} re-queued (attempt series {series})");
         }
         MessagesCommand::Replay { since, .. } => {
             let mut ids = Vec::new();

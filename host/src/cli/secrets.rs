@@ -49,7 +49,8 @@ pub async fn run(config: Option<&Path>, cmd: SecretsCommand) -> anyhow::Result<E
         SecretsCommand::Set { name } => {
             validate_name(&name)?;
             let key = require_master_key(&config)?;
-            let value = read_value(&name)?;
+            // The console password is kept as its argon2 hash, never as typed.
+            let value = crate::console::auth::stored_form(&name, read_value(&name)?)?;
             let store = open_store(&config)?;
             check_key_opens_existing(store.as_ref(), &key).await?;
             let sealed = key.seal(&name, value.expose())?;

@@ -45,6 +45,12 @@ pub struct HealthState {
 
 /// `GET /healthz`.
 pub async fn healthz(State(state): State<HealthState>) -> impl IntoResponse {
+    let (status, body) = report(&state).await;
+    (status, Json(body))
+}
+
+/// What `/healthz` answers (also shown by the web console's overview).
+pub async fn report(state: &HealthState) -> (StatusCode, Value) {
     let store_ok = state.store.ping().await.map_err(|e| e.to_string());
     let plugins_loaded = state.plugins_loaded.load(std::sync::atomic::Ordering::Relaxed);
     let plugins_ok = plugins_loaded > 0;
@@ -70,7 +76,7 @@ pub async fn healthz(State(state): State<HealthState>) -> impl IntoResponse {
             None => body[key.as_str()] = health.detail,
         }
     }
-    (status, Json(body))
+    (status, body)
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -29,5 +29,6 @@ pub fn router(routes: Vec<Router>, health: HealthState, max_body_bytes: usize) -
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes the requests in flight.
 pub async fn serve(listener: TcpListener, app: Router, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    // The peer address is what the console limits sign-in attempts by.
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown).await
 }

@@ -43,6 +43,8 @@ macro_rules! conformance_suite {
             updates_keep_attempts_and_history_and_skip_cancelled_rows,
             a_failed_message_is_requeued_as_a_new_series,
             messages_are_listed_by_event_status_and_record,
+            messages_are_filtered_by_plugin_number_and_time_paged_and_counted,
+            recent_plugin_failures_are_listed_newest_first_with_their_event,
             secrets_are_stored_listed_and_replaced,
             rotation_rewrites_every_secret_or_none,
             cursors_are_saved_replaced_and_listed,
@@ -558,6 +560,51 @@ pub(crate) async fn messages_are_listed_by_event_status_and_record(store: Arc<dy
     assert_eq!(list(MessageFilter { status: Some(OutboxStatus::Failed), ..MessageFilter::default() }).await, ["a"]);
     assert_eq!(list(MessageFilter { record: Some("qad:acme:purchase_order:PO-77".into()), ..MessageFilter::default() }).await, ["b", "a"]);
     assert_eq!(list(MessageFilter { since: Some(Utc::now() + chrono::TimeDelta::hours(1)), ..MessageFilter::default() }).await, Vec::<String>::new());
+}
+
+/// The keys of the messages `filter` lists (at most 10), newest first.
+async fn listed(store: &Arc<dyn Store>, filter: MessageFilter) -> Vec<String> {
+    store.list_messages(&MessageFilter { limit: 10, ..filter }).await.unwrap().into_iter().map(|m| m.row.key).collect()
+}
+
+pub(crate) async fn messages_are_filtered_by_plugin_number_and_time_paged_and_counted(store: Arc<dyn Store>) {
+    insert(&store, &[event("e1", 0)]).await;
+    let team = NewMessage { to: "team:accounting".into(), ..message("q", "t") };
+    complete(&store, "e1", sends(vec![message("p", "a"), message("p", "b"), team])).await;
+    let failed = all_messages(&store).await[0].row.id;
+    assert!(store.update_message(&lease("a"), &update(failed, OutboxStatus::Failed), &[]).await.unwrap());
+    let hour = chrono::TimeDelta::hours(1);
+    assert_eq!(listed(&store, MessageFilter { plugin: Some("p".into()), ..MessageFilter::default() }).await, ["b", "a"]);
+    // By the number it was sent to, or by the recipient as the plugin wrote it.
+    assert_eq!(listed(&store, MessageFilter { number: Some("+14155550100".into()), ..MessageFilter::default() }).await, ["a"]);
+    assert_eq!(listed(&store, MessageFilter { number: Some("team:accounting".into()), ..MessageFilter::default() }).await, ["t"]);
+    assert!(listed(&store, MessageFilter { until: Some(Utc::now() - hour), ..MessageFilter::default() }).await.is_empty());
+    assert_eq!(listed(&store, MessageFilter { until: Some(Utc::now() + hour), ..MessageFilter::default() }).await, ["t", "b", "a"]);
+    for (offset, keys) in [(0, vec!["t", "b"]), (2, vec!["a"])] {
+        let page = store.list_messages(&MessageFilter { limit: 2, offset, ..MessageFilter::default() }).await.unwrap();
+        assert_eq!(page.into_iter().map(|m| m.row.key).collect::<Vec<_>>(), keys, "offset {offset}");
+    }
+    assert_eq!(store.count_messages(OutboxStatus::Pending).await.unwrap(), 2);
+    assert_eq!(store.count_messages(OutboxStatus::Failed).await.unwrap(), 1);
+    let hours = store.count_messages_by_hour(Utc::now() - hour * 24).await.unwrap();
+    let counts: Vec<_> = hours.iter().map(|h| (h.status, h.count)).collect();
+    assert_eq!(counts, [(OutboxStatus::Failed, 1), (OutboxStatus::Pending, 2)]);
+    assert!(hours[0].hour <= Utc::now() && Utc::now() - hours[0].hour < hour);
+    assert!(store.count_messages_by_hour(Utc::now() + hour).await.unwrap().is_empty());
+    insert(&store, &[event("e2", 1), event("e3", 2)]).await;
+    let events = store.list_events(&EventFilter { offset: 1, limit: 2, ..EventFilter::default() }).await.unwrap();
+    assert_eq!(ids(&events), ["e2", "e1"]);
+}
+
+pub(crate) async fn recent_plugin_failures_are_listed_newest_first_with_their_event(store: Arc<dyn Store>) {
+    insert(&store, &[event("e1", 0), event("e2", 1)]).await;
+    let failing = |plugin: &str, cause: &str| DispatchResult { failures: vec![PluginFailure { plugin: plugin.into(), cause: cause.into() }], ..DispatchResult::default() };
+    complete(&store, "e1", failing("slow", "deadline exceeded")).await;
+    complete(&store, "e2", failing("big", "memory limit")).await;
+    let recent = store.recent_failures(10).await.unwrap();
+    let seen: Vec<_> = recent.iter().map(|(event, f)| (event.as_str(), f.plugin.as_str(), f.cause.as_str())).collect();
+    assert_eq!(seen, [("e2", "big", "memory limit"), ("e1", "slow", "deadline exceeded")]);
+    assert_eq!(store.recent_failures(1).await.unwrap().len(), 1);
 }
 
 // ---- secrets and cursors ----

@@ -167,6 +167,8 @@ pub struct EventFilter {
     pub kind: Option<String>,
     /// Only events about this record.
     pub record: Option<String>,
+    /// Skip this many (paging).
+    pub offset: usize,
     /// At most this many.
     pub limit: usize,
 }
@@ -212,4 +214,7 @@ pub trait InboxStore: Send + Sync {
 
     /// Every plugin failure recorded for an event, oldest first.
     async fn list_failures(&self, event_id: &str) -> Result<Vec<FailureRecord>>;
+
+    /// The newest `limit` plugin failures of any event, newest first, with their event's id.
+    async fn recent_failures(&self, limit: usize) -> Result<Vec<(String, FailureRecord)>>;
 }

@@ -35,7 +35,7 @@ pub use self::inbox::{
 };
 pub use self::lease::{DEFAULT_TTL as DEFAULT_LEASE_TTL, Lease};
 pub use self::outbox::{
-    Attempt, HistoryRecord, MessageFilter, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore, RecordHistory,
+    Attempt, HistoryRecord, HourlyCount, MessageFilter, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore, RecordHistory,
 };
 pub use self::plugins::{InstalledPlugin, PluginStore};
 pub use self::runs::{NewRun, RecordedContext, RunFilter, RunStore, StoredRun};

@@ -211,8 +211,27 @@ pub struct MessageFilter {
     pub status: Option<OutboxStatus>,
     /// Only messages last changed (or created) at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Only messages last changed (or created) before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Only this plugin's messages.
+    pub plugin: Option<String>,
+    /// Only messages to this number: the resolved E.164 number or the recipient as written.
+    pub number: Option<String>,
+    /// Skip this many (paging).
+    pub offset: usize,
     /// At most this many.
     pub limit: usize,
+}
+
+/// How many messages created in one hour are in one status, for charts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourlyCount {
+    /// The start of the hour (UTC).
+    pub hour: DateTime<Utc>,
+    /// The messages' status now.
+    pub status: OutboxStatus,
+    /// How many.
+    pub count: u64,
 }
 
 /// Messages out: claimed when due, updated as they go, listed for the audit.
@@ -231,6 +250,13 @@ pub trait OutboxStore: Send + Sync {
 
     /// Messages matching `filter`, newest first.
     async fn list_messages(&self, filter: &MessageFilter) -> Result<Vec<OutboxMessage>>;
+
+    /// Messages created at or after `since`, counted by the hour they were created in and their
+    /// status now; oldest hour first, statuses in their text order within an hour.
+    async fn count_messages_by_hour(&self, since: DateTime<Utc>) -> Result<Vec<HourlyCount>>;
+
+    /// How many messages are in `status` (e.g. the queue: pending and sending).
+    async fn count_messages(&self, status: OutboxStatus) -> Result<u64>;
 
     /// Applies a state change and records `attempts` and the history line, in one transaction.
     /// Only a `pending` or `sending` row that `lease` holds (or nobody holds) changes: `false`,

@@ -154,9 +154,9 @@ impl InboxStore for PgStore {
                 &format!(
                     "SELECT {EVENT_COLUMNS} FROM events
                      WHERE ($1::TEXT IS NULL OR kind = $1) AND ($2::TEXT IS NULL OR record = $2)
-                     ORDER BY seq DESC LIMIT $3"
+                     ORDER BY seq DESC LIMIT $3 OFFSET $4"
                 ),
-                &[&filter.kind, &filter.record, &sql_limit(filter.limit)],
+                &[&filter.kind, &filter.record, &sql_limit(filter.limit), &sql_limit(filter.offset)],
             )
             .await
             .op(OP)?;
@@ -185,6 +185,27 @@ impl InboxStore for PgStore {
                     at: from_millis("plugin_failures", row.try_get(2).op(OP)?)?,
                     plugin_version: row.try_get(3).op(OP)?,
                 })
+            })
+            .collect()
+    }
+
+    async fn recent_failures(&self, limit: usize) -> Result<Vec<(String, FailureRecord)>> {
+        const OP: &str = "recent failures";
+        let rows = self
+            .client(OP)
+            .await?
+            .query("SELECT event_id, plugin, cause, at, plugin_version FROM plugin_failures ORDER BY id DESC LIMIT $1", &[&sql_limit(limit)])
+            .await
+            .op(OP)?;
+        rows.iter()
+            .map(|row| {
+                let record = FailureRecord {
+                    plugin: row.try_get(1).op(OP)?,
+                    cause: row.try_get(2).op(OP)?,
+                    at: from_millis("plugin_failures", row.try_get(3).op(OP)?)?,
+                    plugin_version: row.try_get(4).op(OP)?,
+                };
+                Ok((row.try_get(0).op(OP)?, record))
             })
             .collect()
     }

@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 use super::{OUTBOX_CHANNEL, PgResultExt as _, PgStore, from_millis, millis, sql_limit};
 use crate::model::{Channel, Recipient};
 use crate::store::{
-    Attempt, CustomerNumbers, HistoryRecord, Lease, MessageFilter, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore,
+    Attempt, CustomerNumbers, HistoryRecord, HourlyCount, Lease, MessageFilter, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore,
     RecordHistory, Result, StoreError,
 };
 
@@ -123,13 +123,53 @@ impl OutboxStore for PgStore {
                      WHERE ($1::TEXT IS NULL OR event_id = $1) AND ($2::TEXT IS NULL OR status = $2)
                        AND ($3::BIGINT IS NULL OR COALESCE(updated_at, created_at) >= $3)
                        AND ($5::TEXT IS NULL OR event_id IN (SELECT id FROM events WHERE record = $5))
-                     ORDER BY id DESC LIMIT $4"
+                       AND ($6::BIGINT IS NULL OR COALESCE(updated_at, created_at) < $6)
+                       AND ($7::TEXT IS NULL OR plugin = $7)
+                       AND ($8::TEXT IS NULL OR to_number = $8 OR recipient = $8)
+                     ORDER BY id DESC LIMIT $4 OFFSET $9"
                 ),
-                &[&filter.event_id, &filter.status.map(OutboxStatus::as_str), &filter.since.map(millis), &sql_limit(filter.limit), &filter.record],
+                &[
+                    &filter.event_id,
+                    &filter.status.map(OutboxStatus::as_str),
+                    &filter.since.map(millis),
+                    &sql_limit(filter.limit),
+                    &filter.record,
+                    &filter.until.map(millis),
+                    &filter.plugin,
+                    &filter.number,
+                    &sql_limit(filter.offset),
+                ],
             )
             .await
             .op(OP)?;
         messages(&rows)
+    }
+
+    async fn count_messages_by_hour(&self, since: DateTime<Utc>) -> Result<Vec<HourlyCount>> {
+        const OP: &str = "count messages by hour";
+        let rows = self
+            .client(OP)
+            .await?
+            .query(
+                "SELECT created_at / 3600000 AS hour, status, COUNT(*) FROM outbox WHERE created_at >= $1
+                 GROUP BY hour, status ORDER BY hour, status",
+                &[&millis(since)],
+            )
+            .await
+            .op(OP)?;
+        rows.iter()
+            .map(|row| {
+                let (hour, status, count): (i64, String, i64) = (row.try_get(0).op(OP)?, row.try_get(1).op(OP)?, row.try_get(2).op(OP)?);
+                let status = OutboxStatus::parse(&status).ok_or_else(|| StoreError::Corrupt { table: "outbox", reason: format!("unknown status {status:?}") })?;
+                Ok(HourlyCount { hour: from_millis("outbox", hour * 3_600_000)?, status, count: u64::try_from(count).unwrap_or(0) })
+            })
+            .collect()
+    }
+
+    async fn count_messages(&self, status: OutboxStatus) -> Result<u64> {
+        const OP: &str = "count messages";
+        let count: i64 = self.client(OP).await?.query_one("SELECT COUNT(*) FROM outbox WHERE status = $1", &[&status.as_str()]).await.op(OP)?.try_get(0).op(OP)?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn reserve_send_slot(&self, name: &str, period: std::time::Duration) -> Result<Option<std::time::Duration>> {

@@ -196,9 +196,9 @@ impl InboxStore for SqliteStore {
                 &format!(
                     "SELECT {EVENT_COLUMNS} FROM events
                      WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR record = ?2)
-                     ORDER BY seq DESC LIMIT ?3"
+                     ORDER BY seq DESC LIMIT ?3 OFFSET ?4"
                 ),
-                params![filter.kind, filter.record, sql_limit(filter.limit)],
+                params![filter.kind, filter.record, sql_limit(filter.limit), sql_limit(filter.offset)],
                 true,
             )
         })
@@ -225,6 +225,22 @@ impl InboxStore for SqliteStore {
                 .op(OP)?;
             rows.into_iter()
                 .map(|(plugin, cause, at, plugin_version)| Ok(FailureRecord { plugin, cause, at: from_millis("plugin_failures", at)?, plugin_version }))
+                .collect()
+        })
+        .await
+    }
+
+    async fn recent_failures(&self, limit: usize) -> Result<Vec<(String, FailureRecord)>> {
+        const OP: &str = "recent failures";
+        self.read(OP, move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT event_id, plugin, cause, at, plugin_version FROM plugin_failures ORDER BY id DESC LIMIT ?1").op(OP)?;
+            let rows = stmt
+                .query_map([sql_limit(limit)], |row| <(String, String, String, i64, Option<String>)>::try_from(row))
+                .op(OP)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .op(OP)?;
+            rows.into_iter()
+                .map(|(event, plugin, cause, at, plugin_version)| Ok((event, FailureRecord { plugin, cause, at: from_millis("plugin_failures", at)?, plugin_version })))
                 .collect()
         })
         .await

@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use super::{SqlResultExt as _, SqliteStore, from_millis, millis, sql_limit};
 use crate::model::{Channel, Recipient};
 use crate::store::{
-    Attempt, CustomerNumbers, HistoryRecord, Lease, MessageFilter, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore,
+    Attempt, CustomerNumbers, HistoryRecord, HourlyCount, Lease, MessageFilter, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore,
     RecordHistory, Result, StoreError,
 };
 
@@ -181,10 +181,56 @@ impl OutboxStore for SqliteStore {
                      WHERE (?1 IS NULL OR event_id = ?1) AND (?2 IS NULL OR status = ?2)
                        AND (?3 IS NULL OR COALESCE(updated_at, created_at) >= ?3)
                        AND (?5 IS NULL OR event_id IN (SELECT id FROM events WHERE record = ?5))
-                     ORDER BY id DESC LIMIT ?4"
+                       AND (?6 IS NULL OR COALESCE(updated_at, created_at) < ?6)
+                       AND (?7 IS NULL OR plugin = ?7)
+                       AND (?8 IS NULL OR to_number = ?8 OR recipient = ?8)
+                     ORDER BY id DESC LIMIT ?4 OFFSET ?9"
                 ),
-                params![filter.event_id, filter.status.map(OutboxStatus::as_str), filter.since.map(millis), sql_limit(filter.limit), filter.record],
+                params![
+                    filter.event_id,
+                    filter.status.map(OutboxStatus::as_str),
+                    filter.since.map(millis),
+                    sql_limit(filter.limit),
+                    filter.record,
+                    filter.until.map(millis),
+                    filter.plugin,
+                    filter.number,
+                    sql_limit(filter.offset)
+                ],
             )
+        })
+        .await
+    }
+
+    async fn count_messages_by_hour(&self, since: DateTime<Utc>) -> Result<Vec<HourlyCount>> {
+        const OP: &str = "count messages by hour";
+        self.read(OP, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT created_at / 3600000 AS hour, status, COUNT(*) FROM outbox WHERE created_at >= ?1
+                     GROUP BY hour, status ORDER BY hour, status",
+                )
+                .op(OP)?;
+            let rows = stmt
+                .query_map([millis(since)], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?)))
+                .op(OP)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .op(OP)?;
+            rows.into_iter()
+                .map(|(hour, status, count)| {
+                    let status = OutboxStatus::parse(&status).ok_or_else(|| StoreError::Corrupt { table: "outbox", reason: format!("unknown status {status:?}") })?;
+                    Ok(HourlyCount { hour: from_millis("outbox", hour * 3_600_000)?, status, count: u64::try_from(count).unwrap_or(0) })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn count_messages(&self, status: OutboxStatus) -> Result<u64> {
+        const OP: &str = "count messages";
+        self.read(OP, move |conn| {
+            let count: i64 = conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = ?1", [status.as_str()], |row| row.get(0)).op(OP)?;
+            Ok(u64::try_from(count).unwrap_or(0))
         })
         .await
     }
