@@ -80,12 +80,11 @@ async fn open_browser(driver: &Driver, chromium: &Path, profile: &Path) -> Clien
         "--window-size=1280,1000",
         &profile,
     ];
-    // Two rustls providers are compiled in (ring for reqwest, aws-lc-rs by fantoccini's
-    // connector): choose one for the process, as rustls asks.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut caps = serde_json::Map::new();
     caps.insert("goog:chromeOptions".into(), json!({ "binary": chromium, "args": args }));
-    ClientBuilder::rustls().unwrap().capabilities(caps).connect(&driver.url).await.expect("a Chromium session")
+    // chromedriver listens on loopback over plain HTTP.
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.expect("a Chromium session")
 }
 
 /// Saves a screenshot as `target/console-screenshots/{name}.png`.

@@ -1,6 +1,7 @@
 //! The web console over HTTP against the real `serve`: sign-in (a wrong password, a missing
 //! CSRF token, too many attempts), the session cookie's flags, CSRF on replay, escaping of
-//! outside values, replay through the form, and the console off when not on loopback.
+//! outside values, replay through the form, a shadow run's result on the plugins page, and the
+//! console off when not on loopback.
 
 mod support;
 
@@ -100,6 +101,11 @@ async fn sign_in_csrf_escaping_and_replay_work_over_http() {
     assert!(page.contains(&format!("href=\"/console/messages/{sms}\"")) && !page.contains(&format!("href=\"/console/messages/{call}\"")), "{sms} {call} {page}");
     let page = get("/console/plugins").await.unwrap().text().await.unwrap();
     assert!(page.contains("invoice-overdue") && page.contains("invoice.overdue"), "{page}");
+    // A shadow run's summary is the plugin's last shadow result on the plugins page.
+    let shadow = site.cmd(&["plugin", "shadow", "invoice-overdue", "--against", "invoice-overdue"]).output().unwrap();
+    assert!(shadow.status.success(), "{shadow:?}");
+    let page = get("/console/plugins").await.unwrap().text().await.unwrap();
+    assert!(page.contains("identical on 1 event<"), "{page}");
 
     // Replay: the confirmation, then the POST, which needs the session's token.
     let confirm = get(&format!("/console/messages/{sms}/replay")).await.unwrap().text().await.unwrap();

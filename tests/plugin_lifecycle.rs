@@ -2,7 +2,7 @@
 //! disabled with the CLI while signed webhooks keep arriving. Every event is dispatched to it
 //! exactly once, on the version that was live when its dispatch began: v1, then v2, then v1
 //! again, then not at all; the recorded runs agree (a shadow run of v1 finds exactly the events
-//! v2 decided).
+//! v2 decided). Installed under another name (`--name`), the same component runs as that name.
 
 mod support;
 
@@ -76,6 +76,14 @@ async fn install_upgrade_rollback_and_disable_take_effect_in_a_running_serve_wit
     change(&site, &server, &["disable", "context-echo"], 4, &sent);
     assert_eq!(healthz().await, built_ins);
     send(30, 35, &mut sent).await;
+    // The same component under another name runs beside (or instead of) the one it was built as.
+    change(&site, &server, &["install", v2.to_str().unwrap(), "--name", "echo-two"], 5, &sent);
+    assert_eq!(healthz().await, built_ins + 1);
+    send(35, 37, &mut sent).await;
+    let refused = site.cmd(&["plugin", "install", v1.to_str().unwrap(), "--name", "echo two"]).output().unwrap();
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("--name \"echo two\""), "{refused:?}");
+    // Renamed, it takes an upgrade whatever its manifest's name.
+    change(&site, &server, &["upgrade", "echo-two", v1.to_str().unwrap()], 6, &sent);
 
     dispatched(&site, sent.len());
     drop(server);
@@ -99,8 +107,18 @@ async fn install_upgrade_rollback_and_disable_take_effect_in_a_running_serve_wit
         }
     };
     let versions: Vec<&str> = sent.iter().map(|id| version(id)).collect();
-    let expected: Vec<&str> = [["v1"; 10], ["v2"; 10], ["v1"; 10]].concat().into_iter().chain(["none"; 5]).collect();
+    let expected: Vec<&str> = [["v1"; 10], ["v2"; 10], ["v1"; 10]].concat().into_iter().chain(["none"; 7]).collect();
     assert_eq!(versions, expected);
+    let mut renamed: Vec<(&str, &str)> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["plugin"] == "echo-two")
+        .map(|m| (m["event_id"].as_str().unwrap(), m["body"].as_str().unwrap()))
+        .collect();
+    renamed.sort();
+    assert_eq!(renamed.iter().map(|(e, _)| *e).collect::<Vec<_>>(), ["evt-life-035", "evt-life-036"], "{renamed:?}");
+    assert!(renamed.iter().all(|(_, body)| body.starts_with("OVERDUE")), "{renamed:?}");
 
     // Each message names the version that wrote it.
     let digest = |path: &PathBuf| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(std::fs::read(path).unwrap()));

@@ -105,7 +105,7 @@ pub fn load(config: &Config, installed: &[Installed]) -> Result<Vec<Plugin>, Plu
                 continue;
             }
             if let Some(wasm) = &installed.wasm {
-                plugin = runtime.load(plugin.name(), wasm, planned.limits, planned.settings.clone())?;
+                plugin = runtime.load(plugin.name(), wasm, planned.limits, planned.settings.clone())?.renamed(&installed.entry.name);
                 why = format!("{why}; the installed version {} replaces it", short(plugin.digest()));
             }
         }
@@ -115,7 +115,7 @@ pub fn load(config: &Config, installed: &[Installed]) -> Result<Vec<Plugin>, Plu
     for installed in entries.into_values() {
         match (&installed.wasm, installed.entry.enabled) {
             (Some(wasm), true) => {
-                let plugin = runtime.load(&installed.entry.name, wasm, Limits::default(), BTreeMap::new())?;
+                let plugin = runtime.load(&installed.entry.name, wasm, Limits::default(), BTreeMap::new())?.renamed(&installed.entry.name);
                 let why = format!("installed with `plugin install`, version {}", short(plugin.digest()));
                 tracing::info!(plugin = plugin.name(), why = %why, subscribes = %plugin.manifest().subscribes.join(","), "Plugin loaded.");
                 plugins.push(plugin);

@@ -20,13 +20,22 @@ pub async fn run(config_path: Option<&Path>, cmd: PluginCommand) -> anyhow::Resu
     let config = load_config(config_path)?;
     let store = open_store(&config)?;
     let entry = match cmd {
-        PluginCommand::Install { path } => {
-            let (name, digest, wasm) = check(&path, None).await?;
+        PluginCommand::Install { path, name } => {
+            let (manifest_name, digest, wasm) = check(&path).await?;
+            let name = match name {
+                Some(name) => valid_name(name)?,
+                None => manifest_name,
+            };
             store.put_plugin_wasm(&digest, wasm).await?;
             store.install_plugin(&name, &digest).await?
         }
         PluginCommand::Upgrade { name, path } => {
-            let (_, digest, wasm) = check(&path, Some(&name)).await?;
+            let (manifest_name, digest, wasm) = check(&path).await?;
+            // A plugin installed under another name (`install --name`) takes any manifest name.
+            let renamed = store.list_installed_plugins().await?.iter().any(|e| e.name == name && e.digest.is_some());
+            if manifest_name != name && !renamed {
+                bail!("{path} is the plugin {manifest_name}, not {name} (install it under another name with `plugin install {path} --name {name}`)");
+            }
             store.put_plugin_wasm(&digest, wasm).await?;
             store.install_plugin(&name, &digest).await?
         }
@@ -47,17 +56,24 @@ pub async fn run(config_path: Option<&Path>, cmd: PluginCommand) -> anyhow::Resu
 }
 
 /// Loads `path` as the sandbox would (refusing what would not run) and returns its manifest
-/// name, its SHA-256 and its bytes; with `expect`, the name must be that.
-async fn check(path: &str, expect: Option<&str>) -> anyhow::Result<(String, String, Vec<u8>)> {
+/// name, its SHA-256 and its bytes.
+async fn check(path: &str) -> anyhow::Result<(String, String, Vec<u8>)> {
     let wasm = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
     let (label, bytes) = (path.to_owned(), wasm.clone());
     let plugin = tokio::task::spawn_blocking(move || Runtime::new(&RuntimeOptions::default())?.load(&label, &bytes, Limits::default(), BTreeMap::new()))
         .await?
         .with_context(|| format!("{path} would not run"))?;
-    if let Some(expect) = expect.filter(|e| *e != plugin.name()) {
-        bail!("{path} is the plugin {}, not {expect}", plugin.name());
-    }
     Ok((plugin.name().to_owned(), plugin.digest().to_owned(), wasm))
+}
+
+/// A name given with `--name`: what a manifest name may be (letters, digits, `-`, `_`, `.`), so
+/// it reads the same in logs, the console and `[[plugins]]`.
+fn valid_name(name: String) -> anyhow::Result<String> {
+    let fits = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !fits {
+        bail!("--name {name:?}: use 1 to 64 letters, digits, `-`, `_` or `.`");
+    }
+    Ok(name)
 }
 
 fn describe(entry: &InstalledPlugin) -> String {

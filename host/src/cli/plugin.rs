@@ -71,18 +71,23 @@ pub enum PluginCommand {
     /// Run a new version of a plugin on the events and contexts the live version saw, and show
     /// where it decides differently; exits 1 if any decision differs. Sends and writes nothing.
     Shadow(super::shadow::ShadowArgs),
-    /// Install a plugin into the store (by its manifest name); a running `serve` picks it up
-    /// within seconds.
+    /// Install a plugin into the store (under its manifest name, or `--name`); a running `serve`
+    /// picks it up within seconds.
     Install {
         /// The `.wasm` component.
         path: String,
+        /// The name it runs under (its manifest's by default): the same component can be
+        /// installed twice under two names, or replace a built-in of another name.
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Install a new version of an installed or configured plugin; the version it replaces is
     /// kept for `plugin rollback`.
     Upgrade {
         /// The plugin's name.
         name: String,
-        /// The new version's `.wasm` component (its manifest must carry the same name).
+        /// The new version's `.wasm` component (its manifest must carry the same name, unless the
+        /// plugin was installed with `--name`).
         path: String,
     },
     /// Go back to the version the last install, upgrade or rollback replaced.

@@ -1,7 +1,8 @@
 //! `ml-connector plugin shadow NEW.wasm --against NAME`: runs a new version of a plugin on the
 //! events and contexts the live version saw (recorded with each dispatch) and prints, per event
 //! whose decision differs, the added, removed and changed actions, then a summary. Sends
-//! nothing, writes nothing; exits 0 when every decision is the same and 1 when one differs.
+//! nothing and changes nothing the pipeline reads; it only keeps its summary as the plugin's last
+//! shadow result (for the console). Exits 0 when every decision is the same and 1 when one differs.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,7 +18,7 @@ use crate::harness::shadow::{self, Decision, Difference};
 use crate::model::{Action, Context};
 use crate::plugin_plan::{self, PlannedSource};
 use crate::runtime::{Limits, Plugin};
-use crate::store::{RunFilter, StoredRun};
+use crate::store::{RunFilter, ShadowResult, StoredRun};
 
 /// `plugin shadow`'s arguments.
 #[derive(Debug, Args)]
@@ -53,10 +54,24 @@ pub async fn run(config_path: Option<&Path>, args: ShadowArgs) -> anyhow::Result
         events.push(plugin_event(&stored));
     }
     let config_path = config_path.map(Path::to_path_buf);
-    tokio::task::spawn_blocking(move || compare_all(config_path, args, runs, events)).await?
+    let (plugin, candidate) = (args.against.clone(), args.new.clone());
+    let compared = tokio::task::spawn_blocking(move || compare_all(config_path, args, runs, events)).await??;
+    let result = ShadowResult { plugin, candidate, digest: compared.digest, events: compared.events, different: compared.different, ran_at: Utc::now() };
+    store.record_shadow(&result).await.context("cannot keep the shadow result")?;
+    Ok(if result.different == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn compare_all(config_path: Option<PathBuf>, args: ShadowArgs, runs: Vec<StoredRun>, events: Vec<crate::model::Event>) -> anyhow::Result<ExitCode> {
+/// What one shadow run compared.
+struct Compared {
+    /// The candidate's SHA-256.
+    digest: String,
+    /// Events compared.
+    events: u64,
+    /// Events decided differently.
+    different: u64,
+}
+
+fn compare_all(config_path: Option<PathBuf>, args: ShadowArgs, runs: Vec<StoredRun>, events: Vec<crate::model::Event>) -> anyhow::Result<Compared> {
     let config = load_config(config_path.as_deref())?;
     let harness = Harness::new()?;
     let (limits, settings) = live_settings(&config, &harness, &args.against)?;
@@ -91,7 +106,7 @@ fn compare_all(config_path: Option<PathBuf>, args: ShadowArgs, runs: Vec<StoredR
     if runs.is_empty() {
         eprintln!("note: no recorded runs of {} match; nothing was compared", args.against);
     }
-    Ok(if differences.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(Compared { digest: new.digest().to_owned(), events: runs.len() as u64, different: differences.len() as u64 })
 }
 
 /// The live plugin's limits and settings from the configuration, so the new version runs as

@@ -1,7 +1,8 @@
 //! `GET /console/plugins`: every plugin that runs now (the configuration's, with the store's
 //! installs, upgrades and switches on top), with its version and wasm hash (and the previous
-//! one, for a rollback), WIT contract version, subscriptions and recent failures; then the
-//! plugins the configuration or the store leaves out, and why.
+//! one, for a rollback), the last `plugin shadow` result against it, WIT contract version,
+//! subscriptions and recent failures; then the plugins the configuration or the store leaves
+//! out, and why.
 
 use axum::Extension;
 use axum::extract::State;
@@ -29,6 +30,10 @@ pub(crate) async fn page(State(state): State<ConsoleState>, Extension(session): 
         Ok(installed) => installed,
         Err(e) => return layout::store_error(&e),
     };
+    let shadows = match state.store.last_shadows().await {
+        Ok(shadows) => shadows,
+        Err(e) => return layout::store_error(&e),
+    };
     let (planned, notice) = match plugin_plan::plan(&state.config) {
         Ok(planned) => (planned, None),
         Err(e) => (Vec::new(), Some(Notice::error(e.to_string()))),
@@ -47,11 +52,12 @@ pub(crate) async fn page(State(state): State<ConsoleState>, Extension(session): 
         .map(|p| (p.name.clone(), p.why.clone()))
         .chain(installed.iter().filter(|e| !e.enabled).map(|e| (e.name.clone(), "disabled by `plugin disable`".to_owned())))
         .collect();
+    let shadow_of = |name: &str| shadows.iter().find(|s| s.plugin == name);
     let failures_of = |name: &str| -> Vec<&(String, FailureRecord)> { recent.iter().filter(|(_, f)| f.plugin == name).take(PER_PLUGIN).collect() };
     let body = html! {
         h1 { "Plugins" }
         table #plugins {
-            thead { tr { th { "Name" } th { "Version" } th { "WIT" } th { "Subscribes to" } th { "Runs" } th { "Recent failures" } } }
+            thead { tr { th { "Name" } th { "Version" } th { "Last shadow run" } th { "WIT" } th { "Subscribes to" } th { "Runs" } th { "Recent failures" } } }
             tbody {
                 @for plugin in running.iter() {
                     @let name = plugin.name();
@@ -62,6 +68,20 @@ pub(crate) async fn page(State(state): State<ConsoleState>, Extension(session): 
                             span.muted title=(plugin.digest()) { "wasm " (short(plugin.digest(), 12)) }
                             @if let Some(previous) = entry_of(name).and_then(|e| e.previous.as_deref()) {
                                 br; span.muted title=(previous) { "previous " (short(previous, 12)) }
+                            }
+                        }
+                        td.shadow {
+                            @match shadow_of(name) {
+                                Some(shadow) => {
+                                    @if shadow.different == 0 {
+                                        "identical on " (events(shadow.events))
+                                    } @else {
+                                        strong { (shadow.different) " of " (events(shadow.events)) " differ" }
+                                    }
+                                    br; span.muted title=(shadow.digest) { (short(&shadow.candidate, 40)) " (" (short(&shadow.digest, 12)) ")" }
+                                    br; span.muted { (time(shadow.ran_at)) }
+                                }
+                                None => span.muted { "none" },
                             }
                         }
                         td { (plugin.contract_version()) }
@@ -79,7 +99,7 @@ pub(crate) async fn page(State(state): State<ConsoleState>, Extension(session): 
                 @for (name, why) in &left_out {
                     tr {
                         td { strong { (name) } }
-                        td {} td {} td {}
+                        td {} td {} td {} td {}
                         td { "no" br; span.muted { (why) } }
                         td {}
                     }
@@ -88,4 +108,9 @@ pub(crate) async fn page(State(state): State<ConsoleState>, Extension(session): 
         }
     };
     layout::page("Plugins", Some(&session), notice, body).into_response()
+}
+
+/// "1 event", "40 events".
+fn events(n: u64) -> String {
+    if n == 1 { "1 event".to_owned() } else { format!("{n} events") }
 }

@@ -283,9 +283,16 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
-    /// The plugin's name (from its manifest).
+    /// The plugin's name: its manifest's, unless it was [renamed](Self::renamed).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The same plugin under another name (`plugin install --name`): it runs, is recorded and is
+    /// configured as `name`; its manifest keeps the name its author gave it.
+    pub fn renamed(mut self, name: &str) -> Self {
+        self.name = Arc::from(name);
+        self
     }
 
     /// The SHA-256 of its wasm, hex: the version that decided, recorded with each run.

@@ -51,6 +51,7 @@ macro_rules! conformance_suite {
             plugin_runs_are_recorded_with_the_dispatch_and_the_latest_per_event_is_listed,
             old_plugin_runs_and_their_unused_contexts_are_pruned,
             installed_plugins_are_upgraded_rolled_back_and_switched,
+            the_last_shadow_result_per_plugin_is_kept,
             one_claimer_at_a_time_polls_a_source,
             a_late_status_is_kept_in_history_without_moving_the_message_back,
             a_repeated_callback_is_a_duplicate_unless_its_sequence_number_differs,
@@ -761,6 +762,22 @@ pub(crate) async fn installed_plugins_are_upgraded_rolled_back_and_switched(stor
     assert_eq!(state(&store.set_plugin_enabled("invoice-paid", false).await.unwrap()), (None, None, false));
     let listed: Vec<_> = store.list_installed_plugins().await.unwrap().iter().map(|e| (e.name.clone(), state(e))).collect();
     assert_eq!(listed, [("echo".to_owned(), (some("d2"), some("d1"), true)), ("invoice-paid".to_owned(), (None, None, false))]);
+}
+
+pub(crate) async fn the_last_shadow_result_per_plugin_is_kept(store: Arc<dyn Store>) {
+    assert!(store.last_shadows().await.unwrap().is_empty());
+    let result = |plugin: &str, digest: &str, different: u64, secs: i64| ShadowResult {
+        plugin: plugin.into(),
+        candidate: format!("{plugin}-new.wasm"),
+        digest: digest.into(),
+        events: 40,
+        different,
+        ran_at: at(secs),
+    };
+    store.record_shadow(&result("echo", "d1", 3, 10)).await.unwrap();
+    store.record_shadow(&result("alpha", "d9", 0, 11)).await.unwrap();
+    store.record_shadow(&result("echo", "d2", 0, 12)).await.unwrap();
+    assert_eq!(store.last_shadows().await.unwrap(), [result("alpha", "d9", 0, 11), result("echo", "d2", 0, 12)]);
 }
 
 // ---- the Twilio sink's state ----

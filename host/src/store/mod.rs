@@ -37,7 +37,7 @@ pub use self::lease::{DEFAULT_TTL as DEFAULT_LEASE_TTL, Lease};
 pub use self::outbox::{
     Attempt, HistoryRecord, HourlyCount, MessageFilter, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore, RecordHistory,
 };
-pub use self::plugins::{InstalledPlugin, PluginStore};
+pub use self::plugins::{InstalledPlugin, PluginStore, ShadowResult};
 pub use self::runs::{NewRun, RecordedContext, RunFilter, RunStore, StoredRun};
 pub use self::secrets::{ResealFn, SecretStore};
 pub use self::wakes::Wakes;

@@ -1,7 +1,8 @@
 //! Plugins installed into the store (`ml-connector plugin install|upgrade|rollback|enable|
 //! disable`): their wasm by content hash, so every replica runs the same bytes, and per plugin
-//! name the version in use, the one before it (for a rollback) and whether it runs. A running
-//! `serve` reads them every few seconds and swaps its plugin set when they change.
+//! name the version in use, the one before it (for a rollback), whether it runs and the last
+//! `plugin shadow` result against it. A running `serve` reads them every few seconds and swaps
+//! its plugin set when they change.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,6 +23,23 @@ pub struct InstalledPlugin {
     pub enabled: bool,
     /// When the entry last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// The summary of the last `plugin shadow` run against a plugin, kept for the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShadowResult {
+    /// The live plugin the candidate was compared with.
+    pub plugin: String,
+    /// The candidate as it was given (a path or a built-in's name).
+    pub candidate: String,
+    /// The candidate's SHA-256 (hex).
+    pub digest: String,
+    /// How many recorded events were compared.
+    pub events: u64,
+    /// How many of them the candidate decided differently (failures included).
+    pub different: u64,
+    /// When the shadow run finished.
+    pub ran_at: DateTime<Utc>,
 }
 
 /// Stored plugin versions and which one each name runs.
@@ -46,4 +64,10 @@ pub trait PluginStore: Send + Sync {
 
     /// Every entry, by name.
     async fn list_installed_plugins(&self) -> Result<Vec<InstalledPlugin>>;
+
+    /// Keeps `result` as the last shadow run against its plugin (replacing the one before).
+    async fn record_shadow(&self, result: &ShadowResult) -> Result<()>;
+
+    /// The last shadow run against each plugin, by plugin name.
+    async fn last_shadows(&self) -> Result<Vec<ShadowResult>>;
 }

@@ -3,7 +3,8 @@
 //! once); a database newer than this build is refused untouched.
 //!
 //! Released steps are frozen: never edit one, add the next. Version 1 is the SQLite schema at
-//! its version 5, with `BIGSERIAL` keys and `BYTEA` blobs, plus the send-rate row.
+//! its version 5, with `BIGSERIAL` keys and `BYTEA` blobs, plus the send-rate row; version 2 is
+//! SQLite's 6 and 7, version 3 SQLite's 8.
 
 use deadpool_postgres::Object;
 
@@ -227,8 +228,20 @@ DROP INDEX outbox_by_sid;
 CREATE UNIQUE INDEX outbox_by_sid ON outbox (sid) WHERE sid IS NOT NULL;
 "#;
 
+/// Schema version 3 (SQLite's version 8): the last `plugin shadow` result against each plugin.
+const V3: &str = r#"
+CREATE TABLE plugin_shadows (
+    plugin    TEXT    PRIMARY KEY,
+    candidate TEXT    NOT NULL,
+    digest    TEXT    NOT NULL,
+    events    BIGINT  NOT NULL,
+    different BIGINT  NOT NULL,
+    ran_at    BIGINT  NOT NULL
+);
+"#;
+
 /// `UPGRADES[n]` takes a database from version `n` to `n + 1`.
-const UPGRADES: &[&str] = &[V1, V2];
+const UPGRADES: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = UPGRADES.len() as i64;

@@ -5,7 +5,7 @@ use chrono::Utc;
 use tokio_postgres::Row;
 
 use super::{PgResultExt as _, PgStore, from_millis, millis};
-use crate::store::{InstalledPlugin, PluginStore, Result};
+use crate::store::{InstalledPlugin, PluginStore, Result, ShadowResult};
 
 const COLUMNS: &str = "name, digest, previous, enabled, updated_at";
 
@@ -101,4 +101,47 @@ impl PluginStore for PgStore {
         let rows = self.client(OP).await?.query(&format!("SELECT {COLUMNS} FROM plugin_installs ORDER BY name"), &[]).await.op(OP)?;
         rows.iter().map(to_entry).collect()
     }
+
+    async fn record_shadow(&self, result: &ShadowResult) -> Result<()> {
+        const OP: &str = "record shadow result";
+        let (events, different) = (count(result.events), count(result.different));
+        self.client(OP)
+            .await?
+            .execute(
+                "INSERT INTO plugin_shadows (plugin, candidate, digest, events, different, ran_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (plugin) DO UPDATE SET candidate = excluded.candidate, digest = excluded.digest,
+                   events = excluded.events, different = excluded.different, ran_at = excluded.ran_at",
+                &[&result.plugin, &result.candidate, &result.digest, &events, &different, &millis(result.ran_at)],
+            )
+            .await
+            .op(OP)
+            .map(drop)
+    }
+
+    async fn last_shadows(&self) -> Result<Vec<ShadowResult>> {
+        const OP: &str = "list shadow results";
+        let rows = self
+            .client(OP)
+            .await?
+            .query("SELECT plugin, candidate, digest, events, different, ran_at FROM plugin_shadows ORDER BY plugin", &[])
+            .await
+            .op(OP)?;
+        rows.iter()
+            .map(|row| {
+                Ok(ShadowResult {
+                    plugin: row.try_get(0).op(OP)?,
+                    candidate: row.try_get(1).op(OP)?,
+                    digest: row.try_get(2).op(OP)?,
+                    events: row.try_get::<_, i64>(3).op(OP)?.try_into().unwrap_or(0),
+                    different: row.try_get::<_, i64>(4).op(OP)?.try_into().unwrap_or(0),
+                    ran_at: from_millis("plugin_shadows", row.try_get(5).op(OP)?)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A count as PostgreSQL's BIGINT (saturating: no run compares 2^63 events).
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

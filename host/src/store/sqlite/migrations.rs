@@ -288,7 +288,7 @@ ALTER TABLE plugin_failures ADD COLUMN plugin_version TEXT;
 "#;
 
 /// `UPGRADES[n]` takes a database from version `n` to `n + 1`.
-const UPGRADES: &[&str] = &[V1, V2, V3, V4, V5, V6, super::migration_v7::V7];
+const UPGRADES: &[&str] = &[V1, V2, V3, V4, V5, V6, super::migration_v7::V7, super::migration_v8::V8];
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: i64 = UPGRADES.len() as i64;

@@ -5,6 +5,7 @@
 mod cursors;
 mod inbox;
 mod migration_v7;
+mod migration_v8;
 mod migrations;
 mod optouts;
 mod outbox;

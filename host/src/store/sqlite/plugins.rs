@@ -5,7 +5,7 @@ use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::{SqlResultExt as _, SqliteStore, from_millis, millis};
-use crate::store::{InstalledPlugin, PluginStore, Result};
+use crate::store::{InstalledPlugin, PluginStore, Result, ShadowResult};
 
 const COLUMNS: &str = "name, digest, previous, enabled, updated_at";
 
@@ -109,6 +109,38 @@ impl PluginStore for SqliteStore {
             let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM plugin_installs ORDER BY name")).op(OP)?;
             let rows = stmt.query_map([], |row| <(String, Option<String>, Option<String>, bool, i64)>::try_from(row)).op(OP)?;
             rows.map(|row| to_entry(row.op(OP)?)).collect()
+        })
+        .await
+    }
+
+    async fn record_shadow(&self, result: &ShadowResult) -> Result<()> {
+        const OP: &str = "record shadow result";
+        let r = result.clone();
+        self.write(OP, move |conn| {
+            conn.execute(
+                "INSERT INTO plugin_shadows (plugin, candidate, digest, events, different, ran_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (plugin) DO UPDATE SET candidate = excluded.candidate, digest = excluded.digest,
+                   events = excluded.events, different = excluded.different, ran_at = excluded.ran_at",
+                params![r.plugin, r.candidate, r.digest, r.events, r.different, millis(r.ran_at)],
+            )
+            .op(OP)
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn last_shadows(&self) -> Result<Vec<ShadowResult>> {
+        const OP: &str = "list shadow results";
+        self.read(OP, move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT plugin, candidate, digest, events, different, ran_at FROM plugin_shadows ORDER BY plugin")
+                .op(OP)?;
+            let rows = stmt.query_map([], |row| <(String, String, String, u64, u64, i64)>::try_from(row)).op(OP)?;
+            rows.map(|row| {
+                let (plugin, candidate, digest, events, different, at) = row.op(OP)?;
+                Ok(ShadowResult { plugin, candidate, digest, events, different, ran_at: from_millis("plugin_shadows", at)? })
+            })
+            .collect()
         })
         .await
     }
