@@ -53,7 +53,7 @@ async fn a_database_with_a_newer_schema_is_refused_untouched() {
     client.batch_execute("UPDATE schema_version SET version = 99").await.unwrap();
     let err = PgStore::connect(&url).await.err().expect("a newer schema is refused");
     assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }), "{err}");
-    assert!(err.to_string().contains("newer than the 2 this build knows"), "{err}");
+    assert!(err.to_string().contains("newer than the 3 this build knows"), "{err}");
     let version: i64 = client.query_one("SELECT version FROM schema_version", &[]).await.unwrap().get(0);
     assert_eq!(version, 99);
 }
