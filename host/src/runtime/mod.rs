@@ -482,10 +482,10 @@ fn main_call(transitions: &[(Instant, wasmtime::CallHook)]) -> Option<(Instant, 
             }
             wasmtime::CallHook::ReturningFromWasm => {
                 depth = depth.saturating_sub(1);
-                if let (0, Some(start)) = (depth, entered) {
-                    if longest.is_none_or(|(a, b)| at - start > b - a) {
-                        longest = Some((start, at));
-                    }
+                if let (0, Some(start)) = (depth, entered)
+                    && longest.is_none_or(|(a, b)| at - start > b - a)
+                {
+                    longest = Some((start, at));
                 }
             }
             wasmtime::CallHook::CallingHost | wasmtime::CallHook::ReturningFromHost => {}
