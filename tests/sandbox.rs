@@ -56,6 +56,32 @@ fn a_panic_is_reported_with_its_message() {
     assert!(err.to_string().contains("plugin misbehave failed on event evt-test.panic: trapped"), "{err}");
 }
 
+/// Runs misbehave's `kind` with a deadline that 4,096 writes fit in even in a debug build on
+/// a busy machine: these tests are about the output budget, not the deadline.
+fn chatty(kind: &str) -> Result<Vec<Action>, ml_connector::runtime::PluginError> {
+    let rt = Runtime::new(&RuntimeOptions::default()).unwrap();
+    let limits = Limits { deadline: Duration::from_secs(10), ..Limits::default() };
+    let plugin = rt.load("misbehave", &test_wasm("misbehave"), limits, Default::default()).unwrap();
+    plugin.handle(&event(kind, ""), &Context::bare("2026-04-29T10:00:00Z".into())).map(|i| i.actions)
+}
+
+#[test]
+fn output_over_the_budget_is_truncated_and_the_plugin_still_succeeds() {
+    // 1 MiB to stdout and 1 MiB to stderr: 16 times the budget. A closed stream would panic
+    // the guest; a truncated one lets it answer.
+    let actions = chatty("test.chatter").unwrap();
+    let [Action::Sms(m)] = actions.as_slice() else { panic!("{actions:?}") };
+    assert_eq!(m.body, "said a lot");
+}
+
+#[test]
+fn a_trap_after_much_output_reports_the_tail_of_stderr() {
+    let err = chatty("test.chatter-panic").unwrap_err();
+    let Failure::Trap { stderr, .. } = &err.cause else { panic!("expected a trap, got {err}") };
+    assert!(stderr.contains("last words after the chatter"), "{stderr}");
+    assert!(stderr.len() <= 2048, "{} bytes", stderr.len());
+}
+
 #[test]
 fn files_are_out_of_reach() {
     let dir = tempfile::tempdir().unwrap();

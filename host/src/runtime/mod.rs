@@ -178,9 +178,16 @@ impl Runtime {
             .max_tables_per_component(TABLES_PER_PLUGIN)
             .max_memory_size(options.max_memory_bytes)
             // Keep the first pages of a recycled slot resident: a fresh
-            // instance then costs ~11 µs instead of ~35 µs.
+            // instance then costs ~11 µs instead of ~35 µs. Measured again with
+            // Wasmtime 48 (benches/plugins.rs, release): 128 KiB or 2 MiB kept, a
+            // table kept at 0, batched decommits or no copy-on-write images were
+            // each no better, or worse.
             .linear_memory_keep_resident(256 << 10)
-            .table_keep_resident(64 << 10);
+            .table_keep_resident(64 << 10)
+            // Where the kernel has it (Linux 6.7+), reset only the pages the last instance
+            // wrote instead of all the resident ones: the store's drop then costs ~1.8 µs
+            // instead of ~3 µs (release, plugins bench). Elsewhere the setting does nothing.
+            .pagemap_scan(wasmtime::Enabled::Auto);
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -364,11 +371,7 @@ impl Plugin {
         now: Duration,
         f: impl FnOnce(&mut Store<PluginState>, &Bindings) -> wasmtime::Result<R>,
     ) -> Result<(R, Duration, usize), Failure> {
-        let mut store = Store::new(&self.engine, PluginState::new(self.name.clone(), event_id, now, self.limits.memory_bytes));
-        store.limiter(|state| &mut state.limiter);
-        let ticks = self.limits.deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64;
-        // +1: the tick in progress when we start may end at any moment.
-        store.set_epoch_deadline(ticks + 1);
+        let mut store = self.store(PluginState::new(self.name.clone(), event_id, now, self.limits.memory_bytes));
         let started = Instant::now();
         let outcome = match self.pre.instantiate(&mut store) {
             Ok(bindings) => f(&mut store, &bindings).map_err(|e| self.classify(&store, e)),
@@ -380,6 +383,56 @@ impl Plugin {
         let elapsed = started.elapsed();
         store.data().flush_output();
         outcome.map(|r| (r, elapsed, store.data().limiter.peak))
+    }
+
+    /// A store for one call: `state`, the memory cap and the CPU deadline.
+    fn store(&self, state: PluginState) -> Store<PluginState> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        let ticks = self.limits.deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64;
+        // +1: the tick in progress when we start may end at any moment.
+        store.set_epoch_deadline(ticks + 1);
+        store
+    }
+
+    /// Runs `handle` on a fresh instance exactly as [`Plugin::handle`] does, and says where
+    /// the time went, phase by phase. For benchmarks: the timestamps cost a little.
+    pub fn profile(&self, event: &Event, context: &Context) -> Result<Phases, PluginError> {
+        let fail = |cause| PluginError { plugin: self.name.to_string(), event_id: event.id.clone(), cause };
+        let started = Instant::now();
+        let state = PluginState::new(self.name.clone(), &event.id, unix_time(&context.now), self.limits.memory_bytes);
+        let state_built = Instant::now();
+        let mut store = self.store(state);
+        let transitions = Arc::new(std::sync::Mutex::new(Vec::with_capacity(16)));
+        let record = transitions.clone();
+        store.call_hook(move |_, hook| {
+            record.lock().expect("transitions").push((Instant::now(), hook));
+            Ok(())
+        });
+        let store_built = Instant::now();
+        let bindings = self.pre.instantiate(&mut store).map_err(|e| fail(Failure::Instantiate(format!("{e:#}"))))?;
+        transitions.lock().expect("transitions").clear();
+        let instantiated = Instant::now();
+        let result = bindings.handle(&mut store, event, context, &self.settings).map_err(|e| fail(self.classify(&store, e)))?;
+        let actions = result.map_err(|e| fail(Failure::Guest(e)))?;
+        limits::check_actions(&actions).map_err(|e| fail(Failure::Output(e)))?;
+        let lifted = Instant::now();
+        let used_wasi = store.data().used_wasi();
+        store.data().flush_output();
+        drop(store);
+        let dropped = Instant::now();
+        let transitions = transitions.lock().expect("transitions");
+        let (entered, returned) = main_call(&transitions).unwrap_or((instantiated, instantiated));
+        Ok(Phases {
+            state: state_built - started,
+            store: store_built - state_built,
+            instantiate: instantiated - store_built,
+            lower: entered - instantiated,
+            guest: returned - entered,
+            lift: lifted - returned,
+            drop: dropped - lifted,
+            used_wasi,
+        })
     }
 
     fn classify(&self, store: &Store<PluginState>, error: wasmtime::Error) -> Failure {
@@ -394,6 +447,58 @@ impl Plugin {
         let tail_start = (tail_start..stderr.len()).find(|&i| stderr.is_char_boundary(i)).unwrap_or(stderr.len());
         Failure::Trap { trap: format!("{error:?}"), stderr: stderr[tail_start..].trim().to_string() }
     }
+}
+
+/// Where the time of one call on a fresh instance went: see [`Plugin::profile`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Phases {
+    /// Building the store's state (names, limiter; the WASI context is built lazily, on the
+    /// guest's first WASI call, so its cost lands in `guest` when there is one).
+    pub state: Duration,
+    /// Creating the store with its memory cap and deadline.
+    pub store: Duration,
+    /// Instantiating the pre-linked component: pool slots for memories and tables, the core
+    /// instances, the component's start-up.
+    pub instantiate: Duration,
+    /// Converting the event and context to the contract's types and lowering them into guest
+    /// memory (which calls the guest's allocator).
+    pub lower: Duration,
+    /// The guest's `handle`, with any host calls it makes (WASI, `log`).
+    pub guest: Duration,
+    /// Lifting the result out of guest memory, the guest's post-return clean-up, converting to
+    /// the host's actions and checking their bounds.
+    pub lift: Duration,
+    /// Forwarding captured output and dropping the store: the pool resets the instance's
+    /// memories and tables for the next one.
+    pub drop: Duration,
+    /// Whether the guest made a WASI call (so a WASI context was built).
+    pub used_wasi: bool,
+}
+
+/// The host's outermost call into wasm that took longest (the export itself, rather than the
+/// allocator calls before it or the post-return after it), as (entered, returned).
+fn main_call(transitions: &[(Instant, wasmtime::CallHook)]) -> Option<(Instant, Instant)> {
+    let (mut depth, mut entered, mut longest) = (0usize, None, None::<(Instant, Instant)>);
+    for &(at, hook) in transitions {
+        match hook {
+            wasmtime::CallHook::CallingWasm => {
+                if depth == 0 {
+                    entered = Some(at);
+                }
+                depth += 1;
+            }
+            wasmtime::CallHook::ReturningFromWasm => {
+                depth = depth.saturating_sub(1);
+                if let (0, Some(start)) = (depth, entered)
+                    && longest.is_none_or(|(a, b)| at - start > b - a)
+                {
+                    longest = Some((start, at));
+                }
+            }
+            wasmtime::CallHook::CallingHost | wasmtime::CallHook::ReturningFromHost => {}
+        }
+    }
+    longest
 }
 
 /// A long-lived instance: see [`Plugin::reusable_instance`].

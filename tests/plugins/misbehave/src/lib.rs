@@ -11,6 +11,18 @@ use ml_connector::plugin::types::{Message, Recipient};
 
 struct Misbehave;
 
+/// Writes 1 MiB to stdout and 1 MiB to stderr, checking that every write succeeds.
+fn chatter() {
+    use std::io::Write as _;
+    let line = [b'.'; 1023];
+    for i in 0..1024 {
+        let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+        out.write_all(&line).and_then(|()| out.write_all(b"\n")).unwrap_or_else(|e| panic!("stdout write {i} failed: {e}"));
+        err.write_all(&line).and_then(|()| err.write_all(b"\n")).unwrap_or_else(|e| panic!("stderr write {i} failed: {e}"));
+    }
+    std::io::stdout().flush().expect("flush stdout");
+}
+
 fn sms(body: String, key: String) -> Action {
     Action::Sms(Message { to: Recipient::Customer, body, key, not_before: None })
 }
@@ -69,6 +81,16 @@ impl Guest for Misbehave {
                 let hash = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), "x");
                 let still = start.elapsed();
                 Ok(vec![sms(format!("{} {} {hash:016x} {still:?}", now.as_secs(), now.subsec_nanos()), "clock".into())])
+            }
+            "test.chatter" => {
+                // 1 MiB to each of stdout and stderr, far over the host's output budget, then
+                // a normal answer: the output is truncated, the plugin is not stopped.
+                chatter();
+                Ok(vec![sms("said a lot".into(), "chatter".into())])
+            }
+            "test.chatter-panic" => {
+                chatter();
+                panic!("last words after the chatter")
             }
             other => Err(format!("unknown command {other}")),
         }
