@@ -9,11 +9,13 @@
 //! is what the remote counts. Claims are leases, so several processes can drain one outbox.
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Notify, watch};
 
@@ -27,6 +29,9 @@ use crate::store::{Attempt, Lease, MessageUpdate, OutboxMessage, OutboxRow, Outb
 
 /// Rows claimed per store round trip when no rate limit applies.
 const BATCH: usize = 64;
+/// Messages in flight at once (requests share the sink's pooled keep-alive connections); their
+/// state writes are group-committed by the store, so more in flight means fewer fsyncs each.
+const CONCURRENCY: usize = 32;
 /// Reconciliations of one message in a row when the SID found is taken by another meanwhile.
 const ADOPT_TRIES: usize = 3;
 /// After a store failure, wait this long before claiming again.
@@ -64,7 +69,7 @@ impl DriverSettings {
             max_retries: t.max_retries,
             backoff: Backoff { base: Duration::from_millis(t.retry_base_ms), cap: MAX_DELAY },
             poll_interval: Duration::from_millis(100),
-            concurrency: 16,
+            concurrency: CONCURRENCY,
         }
     }
 }
@@ -117,42 +122,68 @@ impl SinkDriver {
         tracing::info!(sink = self.sink.name(), "Sink stopped.");
     }
 
-    /// How many rows to claim at once: with a rate limit, no more than can be sent in half a
-    /// lease, so claimed rows never wait past their lease.
+    /// How many rows to claim at once: with a rate limit, no more than can be sent in a quarter
+    /// of a lease; with the rows in flight (no more than that either, see [`Self::in_flight`])
+    /// claimed rows never wait past their lease.
     fn claim_size(&self) -> usize {
         match self.settings.messages_per_second {
-            Some(rate) => ((f64::from(rate.get()) * self.lease.ttl().as_secs_f64() / 2.0) as usize).clamp(1, BATCH),
+            Some(rate) => ((f64::from(rate.get()) * self.lease.ttl().as_secs_f64() / 4.0) as usize).clamp(1, BATCH),
             None => BATCH,
         }
     }
 
+    /// How many messages are processed at once.
+    fn in_flight(&self) -> usize {
+        match self.settings.messages_per_second {
+            Some(_) => self.settings.concurrency.min(self.claim_size()),
+            None => self.settings.concurrency,
+        }
+        .max(1)
+    }
+
     /// Processes every message due now (including those that become due again during the
-    /// drain, e.g. a retry with no wait). Returns how many were processed.
+    /// drain, e.g. a retry with no wait). Returns how many were processed. Claims are pipelined:
+    /// the next batch is claimed as soon as the last one has started, so up to
+    /// `concurrency` messages are always in flight while rows are due.
     pub async fn drain(&self, shutdown: Option<&watch::Receiver<bool>>) -> Result<usize, StoreError> {
-        let mut done = 0;
+        let limit = self.in_flight();
+        let stopping = || shutdown.is_some_and(|s| *s.borrow());
+        let mut in_flight = FuturesUnordered::new();
+        let mut claimed: VecDeque<OutboxMessage> = VecDeque::new();
+        let (mut done, mut failure) = (0, None);
+        // A claim found nothing due: no more claims until the messages in flight are done (one
+        // of them may be due again at once, e.g. a retry with no wait); finished when it found
+        // nothing with none in flight.
+        let (mut nothing_due, mut finished) = (false, false);
         loop {
-            if shutdown.is_some_and(|s| *s.borrow()) {
-                return Ok(done);
+            while in_flight.len() < limit {
+                if let Some(m) = claimed.pop_front() {
+                    in_flight.push(self.process(m));
+                    done += 1;
+                    continue;
+                }
+                if nothing_due || failure.is_some() || stopping() {
+                    break;
+                }
+                let idle = in_flight.is_empty();
+                match self.store.claim_due_messages(&self.lease, Utc::now(), self.sink.channels(), self.claim_size()).await {
+                    Ok(batch) if batch.is_empty() => (nothing_due, finished) = (true, idle),
+                    Ok(batch) => claimed.extend(batch),
+                    Err(e) => failure = Some(e),
+                }
             }
-            let batch = self.store.claim_due_messages(&self.lease, Utc::now(), self.sink.channels(), self.claim_size()).await?;
-            if batch.is_empty() {
-                return Ok(done);
+            match in_flight.next().await {
+                Some(Ok(())) => {}
+                Some(Err(e)) => {
+                    failure.get_or_insert(e);
+                }
+                None if finished || failure.is_some() || stopping() => break,
+                None => nothing_due = false,
             }
-            done += batch.len();
-            let failure: Mutex<Option<StoreError>> = Mutex::new(None);
-            futures::stream::iter(batch)
-                .for_each_concurrent(self.settings.concurrency.max(1), |m| {
-                    let failure = &failure;
-                    async move {
-                        if let Err(e) = self.process(m).await {
-                            failure.lock().expect("failure lock").get_or_insert(e);
-                        }
-                    }
-                })
-                .await;
-            if let Some(e) = failure.into_inner().expect("failure lock") {
-                return Err(e);
-            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(done),
         }
     }
 
@@ -354,7 +385,7 @@ impl SinkDriver {
 
     /// A final state reached without sending.
     async fn finish(&self, m: &OutboxMessage, status: OutboxStatus, to: Option<String>, code: Option<i64>, reason: String, log: Vec<Attempt>) -> Result<(), StoreError> {
-        tracing::info!(outbox_id = m.row.id, event_id = %m.row.event_id, %status, reason = %reason, "Message not sent.");
+        tracing::debug!(outbox_id = m.row.id, event_id = %m.row.event_id, %status, reason = %reason, "Message not sent.");
         let update = MessageUpdate { to_number: to, error_code: code, error_message: Some(reason.clone()), history: Some(reason), ..base_update(m, status) };
         self.store.update_message(&self.lease, &update, &log).await?;
         Ok(())
