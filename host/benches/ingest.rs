@@ -31,10 +31,15 @@ const REQUESTS: usize = 40_000;
 /// Webhooks sent first to each server, not measured (connections, caches, page cache).
 const WARMUP: usize = 2_000;
 /// What the webhooks are: each kind is acted on by at least one default plugin.
-const KINDS: &[&str] = &["invoice.paid", "estimate.accepted", "invoice.overdue", "customer.created", "invoice.sent"];
+/// (`invoice.sent` is left out: without a Wave connection its plugin has no invoice details.)
+const KINDS: &[&str] = &["invoice.paid", "estimate.accepted", "invoice.overdue", "customer.created"];
 
 fn main() {
-    let site = Site::new("", "[team]\naccounting = \"+14155552671\"\n");
+    // Dry run (the default mode): each message is resolved, previewed and recorded, not sent.
+    let site = Site::new(
+        "",
+        "[twilio]\naccount_sid = \"AC0123456789abcdef0123456789abcdef\"\nfrom = \"+15005550006\"\n[team]\naccounting = \"+14155552671\"\n",
+    );
     site.set_secret("wave.webhook_secret", SECRET);
     // 1. Footprint. The first start compiles the default plugins into the cache.
     drop(site.start());
@@ -79,7 +84,12 @@ fn main() {
     site.wait_for("the pipeline to finish", || open(events_left) == 0 && open(messages_left) == 0);
     let drained = acked.elapsed();
     let (events, messages) = (open("SELECT COUNT(*) FROM events"), open("SELECT COUNT(*) FROM outbox"));
-    let dry_runs = open("SELECT COUNT(*) FROM outbox WHERE status = 'dry-run'");
+    let by_status = {
+        let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status").unwrap();
+        let rows = stmt.query_map([], |row| Ok(format!("{} {}", row.get::<_, String>(0)?, row.get::<_, i64>(1)?))).unwrap();
+        rows.collect::<rusqlite::Result<Vec<_>>>().unwrap().join(", ")
+    };
     drop(server);
 
     println!("ceiling, bare axum handler: {} {REQUESTS} webhooks over {CONNECTIONS} connections", bare.summary());
@@ -95,7 +105,7 @@ fn main() {
         served.rate() / bare.rate()
     );
     println!(
-        "  behind the last 2xx: {backlog_events} events and {backlog_messages} messages still to do, finished {:.2} s later; {events} events stored, {messages} outbox rows ({dry_runs} recorded by the dry run)",
+        "  behind the last 2xx: {backlog_events} events and {backlog_messages} messages still to do, finished {:.2} s later; {events} events stored, {messages} outbox rows ({by_status})",
         drained.as_secs_f64()
     );
 }
