@@ -132,8 +132,18 @@ async fn a_failing_write_in_a_group_commit_is_rolled_back_alone() {
     let message = NewMessage { plugin: "p".into(), key: "k".into(), channel: Channel::Sms, to: Recipient::parse("team:x"), body: "hi".into(), not_before: None };
     let result = DispatchResult { messages: vec![message], ..DispatchResult::default() };
 
-    // Hold the writer so that every write below is queued for the same group commit.
-    let held = store.writer_connection();
+    // Hold the writer (on another thread) so that every write below is queued for the same
+    // group commit.
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let holder = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let _held = store.writer_connection();
+            locked.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        })
+    };
+    is_locked.recv().unwrap();
     let writes = {
         let (s1, s2, s3) = (store.clone(), store.clone(), store.clone());
         let (lease, result) = (lease.clone(), result.clone());
@@ -143,11 +153,10 @@ async fn a_failing_write_in_a_group_commit_is_rolled_back_alone() {
             tokio::spawn(async move { s3.insert_events(vec![event("c")]).await }),
         )
     };
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    drop(held);
     assert_eq!(writes.0.await.unwrap().unwrap(), [InsertOutcome::Inserted]);
     assert!(matches!(writes.1.await.unwrap(), Err(StoreError::UnknownEvent { .. })));
     assert_eq!(writes.2.await.unwrap().unwrap(), [InsertOutcome::Inserted]);
+    holder.join().unwrap();
 
     // "a" was written before "unknown" failed the batch: none of it is kept.
     assert_eq!(store.get_event("a").await.unwrap().unwrap().status, EventStatus::Pending);
