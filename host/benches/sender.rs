@@ -108,16 +108,26 @@ fn main() {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let running = tokio::spawn(driver.clone().run(stopped));
         twilio.requests.lock().unwrap().clear();
-        let mut inserted = HashMap::new();
         let started = Instant::now();
         let mut tick = tokio::time::interval(TRICKLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut committing = Vec::with_capacity(TRICKLE);
         for i in 0..TRICKLE {
             tick.tick().await;
-            let body = format!("trickle-{i}");
-            dispatch(&store, &format!("t{i}"), CustomerNumbers::default(), &[(Channel::Sms, "team:accounting", body.as_str())]).await;
-            wake.notify_one();
-            inserted.insert(body, Instant::now());
+            // Each row is committed on its own task, as the dispatcher's commits arrive.
+            let (store, wake) = (store.clone(), wake.clone());
+            committing.push(tokio::spawn(async move {
+                let body = format!("trickle-{i}");
+                dispatch(&store, &format!("t{i}"), CustomerNumbers::default(), &[(Channel::Sms, "team:accounting", body.as_str())]).await;
+                let at = Instant::now();
+                wake.notify_one();
+                (body, at)
+            }));
+        }
+        let mut inserted = HashMap::new();
+        for task in committing {
+            let (body, at) = task.await.unwrap();
+            inserted.insert(body, at);
         }
         let offered = TRICKLE as f64 / started.elapsed().as_secs_f64();
         while twilio.requests.lock().unwrap().iter().filter(|r| r.method == "POST").count() < TRICKLE {

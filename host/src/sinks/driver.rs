@@ -17,7 +17,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use super::quiet_hours::quiet_until;
 use super::retry::{Backoff, MAX_DELAY};
@@ -28,10 +28,12 @@ use crate::timezone::Timezone;
 use crate::store::{Attempt, Lease, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore, StoreError};
 
 /// Rows claimed per store round trip when no rate limit applies.
-const BATCH: usize = 64;
-/// Messages in flight at once (requests share the sink's pooled keep-alive connections); their
-/// state writes are group-committed by the store, so more in flight means fewer fsyncs each.
+const BATCH: usize = 128;
+/// Requests to the remote in flight at once (over the sink's pooled keep-alive connections).
 const CONCURRENCY: usize = 32;
+/// Messages in progress per request in flight, without a rate limit: the others wait for their
+/// state writes, which the store group-commits, so many in progress share each fsync.
+const IN_PROGRESS_PER_REQUEST: usize = 4;
 /// Reconciliations of one message in a row when the SID found is taken by another meanwhile.
 const ADOPT_TRIES: usize = 3;
 /// After a store failure, wait this long before claiming again.
@@ -54,7 +56,8 @@ pub struct DriverSettings {
     /// With nothing due and no wake-up, look again this often (rows requeued by another
     /// process, a lease run out).
     pub poll_interval: Duration,
-    /// Messages in flight at once.
+    /// Requests to the remote in flight at once; without a rate limit, a few times more
+    /// messages are in progress (waiting for their durable state writes).
     pub concurrency: usize,
 }
 
@@ -88,6 +91,8 @@ pub struct SinkDriver {
     lease: Lease,
     settings: DriverSettings,
     limiter: Option<DefaultDirectRateLimiter>,
+    /// One permit per request in flight to the remote.
+    requests: Semaphore,
     wake: Arc<Notify>,
 }
 
@@ -96,7 +101,8 @@ impl SinkDriver {
     /// commits new messages.
     pub fn new(sink: Arc<dyn Sink>, store: Arc<dyn OutboxStore>, lease: Lease, settings: DriverSettings, wake: Arc<Notify>) -> Self {
         let limiter = settings.messages_per_second.map(|n| RateLimiter::direct(quota(n)));
-        SinkDriver { sink, store, lease, settings, limiter, wake }
+        let requests = Semaphore::new(settings.concurrency.max(1));
+        SinkDriver { sink, store, lease, settings, limiter, requests, wake }
     }
 
     /// Runs until `shutdown` turns true, finishing the messages in progress first.
@@ -136,7 +142,7 @@ impl SinkDriver {
     fn in_flight(&self) -> usize {
         match self.settings.messages_per_second {
             Some(_) => self.settings.concurrency.min(self.claim_size()),
-            None => self.settings.concurrency,
+            None => self.settings.concurrency * IN_PROGRESS_PER_REQUEST,
         }
         .max(1)
     }
@@ -313,7 +319,11 @@ impl SinkDriver {
             row: OutboxRow { status: OutboxStatus::Sending, ..m.row },
             ..m
         };
-        match self.sink.send(&m, &to, &mut log).await {
+        let sent = {
+            let _permit = self.requests.acquire().await.expect("the request permits are never closed");
+            self.sink.send(&m, &to, &mut log).await
+        };
+        match sent {
             Ok(sent) => {
                 let update = MessageUpdate { sid: sent.id.clone(), history: Some(format!("sent: {}", sent.detail)), ..base_update(&m, OutboxStatus::Sent) };
                 match self.store.update_message(&self.lease, &update, &log).await {
