@@ -17,9 +17,10 @@ use crate::runtime::Plugin;
 use crate::sinks::Sinks;
 use crate::store::{CustomerNumbers, DispatchResult, InboxStore, Lease, NewRun, PluginFailure, RecordedContext, StoreError};
 
-/// Events claimed and committed per transaction: each commit is an fsync that the webhook
-/// receiver's commits wait behind, so fewer is better.
-const BATCH: usize = 512;
+/// Events claimed and committed at once. The store group-commits them with the webhooks being
+/// acknowledged, so a batch costs no fsync of its own, but the webhooks of that group commit wait
+/// while it is written: small batches keep that wait short.
+const BATCH: usize = 64;
 /// After a wake-up, let a burst accumulate this long so it is dispatched in a few large
 /// transactions rather than many small ones.
 const LINGER: Duration = Duration::from_millis(20);

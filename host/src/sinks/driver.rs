@@ -9,13 +9,15 @@
 //! is what the remote counts. Claims are leases, so several processes can drain one outbox.
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use super::quiet_hours::quiet_until;
 use super::retry::{Backoff, MAX_DELAY};
@@ -26,7 +28,12 @@ use crate::timezone::Timezone;
 use crate::store::{Attempt, Lease, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore, StoreError};
 
 /// Rows claimed per store round trip when no rate limit applies.
-const BATCH: usize = 64;
+const BATCH: usize = 128;
+/// Requests to the remote in flight at once (over the sink's pooled keep-alive connections).
+const CONCURRENCY: usize = 32;
+/// Messages in progress per request in flight, without a rate limit: the others wait for their
+/// state writes, which the store group-commits, so many in progress share each fsync.
+const IN_PROGRESS_PER_REQUEST: usize = 4;
 /// Reconciliations of one message in a row when the SID found is taken by another meanwhile.
 const ADOPT_TRIES: usize = 3;
 /// After a store failure, wait this long before claiming again.
@@ -49,7 +56,8 @@ pub struct DriverSettings {
     /// With nothing due and no wake-up, look again this often (rows requeued by another
     /// process, a lease run out).
     pub poll_interval: Duration,
-    /// Messages in flight at once.
+    /// Requests to the remote in flight at once; without a rate limit, a few times more
+    /// messages are in progress (waiting for their durable state writes).
     pub concurrency: usize,
 }
 
@@ -64,7 +72,7 @@ impl DriverSettings {
             max_retries: t.max_retries,
             backoff: Backoff { base: Duration::from_millis(t.retry_base_ms), cap: MAX_DELAY },
             poll_interval: Duration::from_millis(100),
-            concurrency: 16,
+            concurrency: CONCURRENCY,
         }
     }
 }
@@ -83,6 +91,8 @@ pub struct SinkDriver {
     lease: Lease,
     settings: DriverSettings,
     limiter: Option<DefaultDirectRateLimiter>,
+    /// One permit per request in flight to the remote.
+    requests: Semaphore,
     wake: Arc<Notify>,
 }
 
@@ -91,7 +101,8 @@ impl SinkDriver {
     /// commits new messages.
     pub fn new(sink: Arc<dyn Sink>, store: Arc<dyn OutboxStore>, lease: Lease, settings: DriverSettings, wake: Arc<Notify>) -> Self {
         let limiter = settings.messages_per_second.map(|n| RateLimiter::direct(quota(n)));
-        SinkDriver { sink, store, lease, settings, limiter, wake }
+        let requests = Semaphore::new(settings.concurrency.max(1));
+        SinkDriver { sink, store, lease, settings, limiter, requests, wake }
     }
 
     /// Runs until `shutdown` turns true, finishing the messages in progress first.
@@ -117,42 +128,68 @@ impl SinkDriver {
         tracing::info!(sink = self.sink.name(), "Sink stopped.");
     }
 
-    /// How many rows to claim at once: with a rate limit, no more than can be sent in half a
-    /// lease, so claimed rows never wait past their lease.
+    /// How many rows to claim at once: with a rate limit, no more than can be sent in a quarter
+    /// of a lease; with the rows in flight (no more than that either, see [`Self::in_flight`])
+    /// claimed rows never wait past their lease.
     fn claim_size(&self) -> usize {
         match self.settings.messages_per_second {
-            Some(rate) => ((f64::from(rate.get()) * self.lease.ttl().as_secs_f64() / 2.0) as usize).clamp(1, BATCH),
+            Some(rate) => ((f64::from(rate.get()) * self.lease.ttl().as_secs_f64() / 4.0) as usize).clamp(1, BATCH),
             None => BATCH,
         }
     }
 
+    /// How many messages are processed at once.
+    fn in_flight(&self) -> usize {
+        match self.settings.messages_per_second {
+            Some(_) => self.settings.concurrency.min(self.claim_size()),
+            None => self.settings.concurrency * IN_PROGRESS_PER_REQUEST,
+        }
+        .max(1)
+    }
+
     /// Processes every message due now (including those that become due again during the
-    /// drain, e.g. a retry with no wait). Returns how many were processed.
+    /// drain, e.g. a retry with no wait). Returns how many were processed. Claims are pipelined:
+    /// the next batch is claimed as soon as the last one has started, so up to
+    /// `concurrency` messages are always in flight while rows are due.
     pub async fn drain(&self, shutdown: Option<&watch::Receiver<bool>>) -> Result<usize, StoreError> {
-        let mut done = 0;
+        let limit = self.in_flight();
+        let stopping = || shutdown.is_some_and(|s| *s.borrow());
+        let mut in_flight = FuturesUnordered::new();
+        let mut claimed: VecDeque<OutboxMessage> = VecDeque::new();
+        let (mut done, mut failure) = (0, None);
+        // A claim found nothing due: no more claims until the messages in flight are done (one
+        // of them may be due again at once, e.g. a retry with no wait); finished when it found
+        // nothing with none in flight.
+        let (mut nothing_due, mut finished) = (false, false);
         loop {
-            if shutdown.is_some_and(|s| *s.borrow()) {
-                return Ok(done);
+            while in_flight.len() < limit {
+                if let Some(m) = claimed.pop_front() {
+                    in_flight.push(self.process(m));
+                    done += 1;
+                    continue;
+                }
+                if nothing_due || failure.is_some() || stopping() {
+                    break;
+                }
+                let idle = in_flight.is_empty();
+                match self.store.claim_due_messages(&self.lease, Utc::now(), self.sink.channels(), self.claim_size()).await {
+                    Ok(batch) if batch.is_empty() => (nothing_due, finished) = (true, idle),
+                    Ok(batch) => claimed.extend(batch),
+                    Err(e) => failure = Some(e),
+                }
             }
-            let batch = self.store.claim_due_messages(&self.lease, Utc::now(), self.sink.channels(), self.claim_size()).await?;
-            if batch.is_empty() {
-                return Ok(done);
+            match in_flight.next().await {
+                Some(Ok(())) => {}
+                Some(Err(e)) => {
+                    failure.get_or_insert(e);
+                }
+                None if finished || failure.is_some() || stopping() => break,
+                None => nothing_due = false,
             }
-            done += batch.len();
-            let failure: Mutex<Option<StoreError>> = Mutex::new(None);
-            futures::stream::iter(batch)
-                .for_each_concurrent(self.settings.concurrency.max(1), |m| {
-                    let failure = &failure;
-                    async move {
-                        if let Err(e) = self.process(m).await {
-                            failure.lock().expect("failure lock").get_or_insert(e);
-                        }
-                    }
-                })
-                .await;
-            if let Some(e) = failure.into_inner().expect("failure lock") {
-                return Err(e);
-            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(done),
         }
     }
 
@@ -282,7 +319,11 @@ impl SinkDriver {
             row: OutboxRow { status: OutboxStatus::Sending, ..m.row },
             ..m
         };
-        match self.sink.send(&m, &to, &mut log).await {
+        let sent = {
+            let _permit = self.requests.acquire().await.expect("the request permits are never closed");
+            self.sink.send(&m, &to, &mut log).await
+        };
+        match sent {
             Ok(sent) => {
                 let update = MessageUpdate { sid: sent.id.clone(), history: Some(format!("sent: {}", sent.detail)), ..base_update(&m, OutboxStatus::Sent) };
                 match self.store.update_message(&self.lease, &update, &log).await {
@@ -354,7 +395,7 @@ impl SinkDriver {
 
     /// A final state reached without sending.
     async fn finish(&self, m: &OutboxMessage, status: OutboxStatus, to: Option<String>, code: Option<i64>, reason: String, log: Vec<Attempt>) -> Result<(), StoreError> {
-        tracing::info!(outbox_id = m.row.id, event_id = %m.row.event_id, %status, reason = %reason, "Message not sent.");
+        tracing::debug!(outbox_id = m.row.id, event_id = %m.row.event_id, %status, reason = %reason, "Message not sent.");
         let update = MessageUpdate { to_number: to, error_code: code, error_message: Some(reason.clone()), history: Some(reason), ..base_update(m, status) };
         self.store.update_message(&self.lease, &update, &log).await?;
         Ok(())

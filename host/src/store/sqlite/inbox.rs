@@ -1,9 +1,10 @@
-//! [`InboxStore`] on SQLite: events in one group-commit transaction, leased claims with
+//! [`InboxStore`] on SQLite: events in one group-commit transaction (shared with the other
+//! hot-path writes queued meanwhile), leased claims with
 //! `UPDATE … RETURNING`, and a dispatch committed with its outbox rows.
 
 use async_trait::async_trait;
 use chrono::Utc;
-use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 
 use super::{SqlResultExt as _, SqliteStore, from_millis, millis, sql_limit};
 use crate::store::{
@@ -77,7 +78,7 @@ fn query_events(conn: &Connection, op: &'static str, sql: &str, params: impl rus
     rows.into_iter().map(EventRow::into_event).collect()
 }
 
-fn insert_event_in(tx: &Transaction<'_>, event: &NewEvent) -> Result<InsertOutcome> {
+fn insert_event_in(tx: &Connection, event: &NewEvent) -> Result<InsertOutcome> {
     let mut stmt = tx
         .prepare_cached(
             "INSERT INTO events (id, source, kind, business_id, record, received_at, body, data)
@@ -109,12 +110,7 @@ pub(crate) fn summarize_failures(result: &DispatchResult) -> Option<String> {
 impl InboxStore for SqliteStore {
     async fn insert_events(&self, events: Vec<NewEvent>) -> Result<Vec<InsertOutcome>> {
         const OP: &str = "insert events";
-        self.write(OP, move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).op(OP)?;
-            let outcomes = events.iter().map(|event| insert_event_in(&tx, event)).collect::<Result<Vec<_>>>()?;
-            tx.commit().op(OP)?;
-            Ok(outcomes)
-        })
+        self.write_grouped(OP, move |conn| events.iter().map(|event| insert_event_in(conn, event)).collect::<Result<Vec<_>>>())
         .await
     }
 
@@ -122,7 +118,7 @@ impl InboxStore for SqliteStore {
         const OP: &str = "claim events";
         let (holder, now) = (lease.holder().to_owned(), Utc::now());
         let until = millis(lease.until(now));
-        self.write(OP, move |conn| {
+        self.write_grouped(OP, move |conn| {
             query_events(
                 conn,
                 OP,
@@ -143,17 +139,14 @@ impl InboxStore for SqliteStore {
     async fn release_events(&self, lease: &Lease, ids: Vec<String>) -> Result<()> {
         const OP: &str = "release events";
         let holder = lease.holder().to_owned();
-        self.write(OP, move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).op(OP)?;
-            {
-                let mut release = tx
-                    .prepare_cached("UPDATE events SET claimed_by = NULL, lease_until = NULL WHERE id = ?1 AND claimed_by = ?2")
-                    .op(OP)?;
-                for id in &ids {
-                    release.execute(params![id, holder]).op(OP)?;
-                }
+        self.write_grouped(OP, move |conn| {
+            let mut release = conn
+                .prepare_cached("UPDATE events SET claimed_by = NULL, lease_until = NULL WHERE id = ?1 AND claimed_by = ?2")
+                .op(OP)?;
+            for id in &ids {
+                release.execute(params![id, holder]).op(OP)?;
             }
-            tx.commit().op(OP)
+            Ok(())
         })
         .await
     }
@@ -161,16 +154,14 @@ impl InboxStore for SqliteStore {
     async fn complete_dispatches(&self, lease: &Lease, batch: Vec<(String, DispatchResult)>) -> Result<Vec<String>> {
         const OP: &str = "complete dispatch";
         let holder = lease.holder().to_owned();
-        self.write(OP, move |conn| {
+        self.write_grouped(OP, move |conn| {
             let now = millis(Utc::now());
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).op(OP)?;
             let mut lost = Vec::new();
             for (event_id, result) in &batch {
-                if !apply_dispatch(&tx, &holder, event_id, result, now)? {
+                if !apply_dispatch(conn, &holder, event_id, result, now)? {
                     lost.push(event_id.clone());
                 }
             }
-            tx.commit().op(OP)?;
             Ok(lost)
         })
         .await
@@ -250,7 +241,7 @@ impl InboxStore for SqliteStore {
 /// One event's share of [`InboxStore::complete_dispatches`]: its status, its cancels, its outbox
 /// rows and its failures, inside the caller's transaction. `false` (nothing written) when the
 /// event is no longer pending or another claimer holds it.
-fn apply_dispatch(tx: &Transaction<'_>, holder: &str, event_id: &str, result: &DispatchResult, now: i64) -> Result<bool> {
+fn apply_dispatch(tx: &Connection, holder: &str, event_id: &str, result: &DispatchResult, now: i64) -> Result<bool> {
     const OP: &str = "complete dispatch";
     let last_error = summarize_failures(result);
     let status = if last_error.is_some() { EventStatus::Failed } else { EventStatus::Dispatched };

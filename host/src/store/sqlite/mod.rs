@@ -3,6 +3,7 @@
 //! loss. rusqlite is synchronous; every call runs on tokio's blocking pool.
 
 mod cursors;
+mod group;
 mod inbox;
 mod migration_v7;
 mod migration_v8;
@@ -45,6 +46,7 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    queue: group::Queue,
 }
 
 impl SqliteStore {
@@ -65,7 +67,7 @@ impl SqliteStore {
         configure(&writer).map_err(open_error)?;
         migrations::migrate(&mut writer, &shown)?;
         let store = SqliteStore {
-            inner: Arc::new(Inner { path: path.to_owned(), writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }),
+            inner: Arc::new(Inner { path: path.to_owned(), writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), queue: group::Queue::default() }),
         };
         // Fail now, not on the first read, if a reader cannot be opened.
         let reader = store.inner.open_reader().map_err(open_error)?;
@@ -108,9 +110,14 @@ impl SqliteStore {
 
 impl Inner {
     fn writer(&self) -> MutexGuard<'_, Connection> {
-        // A panic cannot leave the connection mid-transaction (rusqlite rolls back on drop),
-        // so a poisoned lock still guards a usable connection.
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+        // A panic cannot leave the connection mid-transaction (rusqlite rolls back on drop, and
+        // a group commit cut short is rolled back here), so a poisoned lock still guards a usable
+        // connection.
+        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        conn
     }
 
     fn readers(&self) -> MutexGuard<'_, Vec<Connection>> {

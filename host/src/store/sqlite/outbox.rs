@@ -143,7 +143,7 @@ impl OutboxStore for SqliteStore {
              RETURNING {COLUMNS}",
             channel_list(channels)
         );
-        self.write(OP, move |conn| {
+        self.write_grouped(OP, move |conn| {
             let mut claimed = query(conn, OP, &sql, params![holder, until, millis(now), sql_limit(limit)])?;
             claimed.sort_by_key(|m| m.row.id);
             Ok(claimed)
@@ -238,12 +238,11 @@ impl OutboxStore for SqliteStore {
     async fn update_message(&self, lease: &Lease, update: &MessageUpdate, attempts: &[Attempt]) -> Result<bool> {
         const OP: &str = "update message";
         let (holder, update, attempts, lease) = (lease.holder().to_owned(), update.clone(), attempts.to_vec(), lease.clone());
-        self.write(OP, move |conn| {
+        self.write_grouped(OP, move |tx| {
             let now = millis(Utc::now());
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).op(OP)?;
             let keep = update.keeps_lease();
             if let Some(sid) = &update.sid
-                && let Some(holder) = super::twilio::holder_of(&tx, sid, Some(update.id))?
+                && let Some(holder) = super::twilio::holder_of(tx, sid, Some(update.id))?
             {
                 return Err(StoreError::SidTaken { sid: sid.clone(), holder });
             }
@@ -305,9 +304,8 @@ impl OutboxStore for SqliteStore {
             }
             if let Some(sid) = &update.sid {
                 // Status callbacks can beat the sender's own record of the SID: adopt them now.
-                super::twilio::adopt_early_callbacks(&tx, update.id, sid)?;
+                super::twilio::adopt_early_callbacks(tx, update.id, sid)?;
             }
-            tx.commit().op(OP)?;
             Ok(true)
         })
         .await

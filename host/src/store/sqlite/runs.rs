@@ -2,13 +2,13 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::{SqlResultExt as _, SqliteStore, from_millis, millis, sql_limit};
 use crate::store::{DispatchResult, Result, RunFilter, RunStore, StoredRun};
 
 /// Records the context and runs of `result` for `event_id` (part of completing its dispatch).
-pub(super) fn write_runs(tx: &Transaction<'_>, event_id: &str, result: &DispatchResult, now: i64) -> Result<()> {
+pub(super) fn write_runs(tx: &Connection, event_id: &str, result: &DispatchResult, now: i64) -> Result<()> {
     const OP: &str = "record plugin runs";
     let Some(context) = &result.context else { return Ok(()) };
     if result.runs.is_empty() {

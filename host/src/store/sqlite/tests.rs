@@ -118,3 +118,51 @@ async fn a_held_write_lock_makes_writes_unavailable_not_lost() {
     other.execute_batch("ROLLBACK").unwrap();
     assert_eq!(store.insert_events(vec![event("e1")]).await.unwrap(), [InsertOutcome::Inserted]);
 }
+
+/// Writes queued while the writer is busy share one transaction (group commit); one that fails
+/// is rolled back alone (here after writing part of its batch), the others commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_write_in_a_group_commit_is_rolled_back_alone() {
+    use crate::model::{Channel, Recipient};
+    use crate::store::{DispatchResult, EventStatus, Lease, MessageFilter, NewMessage, OutboxStore as _, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("store.db")).unwrap();
+    store.insert_events(vec![event("a")]).await.unwrap();
+    let lease = Lease::new("test", std::time::Duration::from_secs(30));
+    let message = NewMessage { plugin: "p".into(), key: "k".into(), channel: Channel::Sms, to: Recipient::parse("team:x"), body: "hi".into(), not_before: None };
+    let result = DispatchResult { messages: vec![message], ..DispatchResult::default() };
+
+    // Hold the writer (on another thread) so that every write below is queued for the same
+    // group commit.
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let holder = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let _held = store.writer_connection();
+            locked.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        })
+    };
+    is_locked.recv().unwrap();
+    let writes = {
+        let (s1, s2, s3) = (store.clone(), store.clone(), store.clone());
+        let (lease, result) = (lease.clone(), result.clone());
+        (
+            tokio::spawn(async move { s1.insert_events(vec![event("b")]).await }),
+            tokio::spawn(async move { s2.complete_dispatches(&lease, vec![("a".into(), result.clone()), ("unknown".into(), result)]).await }),
+            tokio::spawn(async move { s3.insert_events(vec![event("c")]).await }),
+        )
+    };
+    assert_eq!(writes.0.await.unwrap().unwrap(), [InsertOutcome::Inserted]);
+    assert!(matches!(writes.1.await.unwrap(), Err(StoreError::UnknownEvent { .. })));
+    assert_eq!(writes.2.await.unwrap().unwrap(), [InsertOutcome::Inserted]);
+    holder.join().unwrap();
+
+    // "a" was written before "unknown" failed the batch: none of it is kept.
+    assert_eq!(store.get_event("a").await.unwrap().unwrap().status, EventStatus::Pending);
+    assert!(store.list_messages(&MessageFilter { limit: 10, ..MessageFilter::default() }).await.unwrap().is_empty());
+    assert_eq!(store.list_events(&EventFilter::newest(10)).await.unwrap().len(), 3);
+    // The writer is usable afterwards.
+    assert!(store.complete_dispatches(&lease, vec![("a".into(), result)]).await.unwrap().is_empty());
+    assert_eq!(store.list_messages(&MessageFilter { limit: 10, ..MessageFilter::default() }).await.unwrap().len(), 1);
+}
