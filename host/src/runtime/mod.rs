@@ -22,6 +22,7 @@ use self::cache::{CacheOutcome, ComponentCache};
 use self::epoch::EpochTicker;
 pub use self::limits::Limits;
 use self::state::PluginState;
+use crate::model::grants::Grants;
 use crate::model::{Action, Context, Event, Manifest};
 use self::wit::{Bindings, PluginPre, Version};
 
@@ -246,6 +247,7 @@ impl Runtime {
             _ticker: self.ticker.clone(),
             limits,
             settings,
+            grants: Grants::default(),
         };
         let manifest = plugin
             .describe()
@@ -274,6 +276,7 @@ pub struct Plugin {
     _ticker: Arc<EpochTicker>,
     limits: Limits,
     settings: BTreeMap<String, String>,
+    grants: Grants,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -286,6 +289,18 @@ impl Plugin {
     /// The plugin's name (from its manifest).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The recipients its messages may go to (the customer only unless
+    /// [`Plugin::with_grants`] says more); the dispatcher refuses the others.
+    pub fn grants(&self) -> &Grants {
+        &self.grants
+    }
+
+    /// The plugin with `grants` instead of its current ones.
+    pub fn with_grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
+        self
     }
 
     /// The SHA-256 of its wasm, hex: the version that decided, recorded with each run.
