@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use support::site::Site;
 
 const SECRET: &str = "whsec-e2e-grants-5d1e";
-const GRANTS: &str = r#"["customer", "team:accounting", "number:+15555550199"]"#;
+const GRANTS: &str = r#"["customer", "team:accounting", "number:+14155552671"]"#;
 
 async fn post_signed(base: &str, body: &str) {
     let header = signature::sign(SECRET, chrono::Utc::now().timestamp(), body.as_bytes());
@@ -51,9 +51,9 @@ async fn a_message_to_a_recipient_not_granted_fails_the_plugin_and_nothing_is_se
 
     let server = site.start();
     // Granted: the customer, a team, a literal number (also written the national way).
-    let granted = [("evt-customer", "customer"), ("evt-accounting", "team:accounting"), ("evt-number", "+15555550199"), ("evt-national", "(555) 555-0199")];
+    let granted = [("evt-customer", "customer"), ("evt-accounting", "team:accounting"), ("evt-number", "+14155552671"), ("evt-national", "(415) 555-2671")];
     // Not granted: another team, any team, another number.
-    let refused = [("evt-sales", "team:sales"), ("evt-star", "team:*"), ("evt-other", "+15555550198")];
+    let refused = [("evt-sales", "team:sales"), ("evt-star", "team:*"), ("evt-other", "+14155552672")];
     for (id, to) in granted.iter().chain(&refused) {
         post_signed(&server.base, &addressed(id, to)).await;
     }

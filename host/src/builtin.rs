@@ -80,10 +80,10 @@ mod tests {
 
     #[test]
     fn the_qad_alerts_may_address_the_people_map() {
-        let people = ["+15555550101", "(555) 555-0102", "team:plant"];
+        let people = ["+15555550101", "(415) 555-2672", "team:plant"];
         assert_eq!(
             grants("qad-po-approvals", &[], &people),
-            ["team:purchasing", "number:+15555550101", "number:+15555550102", "team:plant"]
+            ["team:purchasing", "number:+15555550101", "number:+14155552672", "team:plant"]
         );
         assert_eq!(grants("qad-invoice-alerts", &[("fallback_contact", "buyers")], &[]), ["team:buyers"]);
         assert_eq!(grants("qad-receipts", &[], &people), ["team:ap"], "qad-receipts messages its team only");

@@ -55,10 +55,7 @@ impl Grant {
             if !number.starts_with('+') {
                 return Err(format!("{text:?}: a number grant is written in E.164, with its country code: \"number:+15551234567\""));
             }
-            return match to_e164(number, "US") {
-                Ok(e164) => Ok(Grant::Number(e164)),
-                Err(e) => Err(format!("{text:?}: {e}")),
-            };
+            return e164(number).map(Grant::Number).ok_or_else(|| format!("{text:?}: {number:?} is not an E.164 number (+, then 2 to 15 digits)"));
         }
         Err(format!("{text:?} is not a grant: {grammar}"))
     }
@@ -68,9 +65,26 @@ impl Grant {
         match to {
             Recipient::Customer => Some(Grant::Customer),
             Recipient::Team(name) => Some(Grant::Team(name.clone())),
-            Recipient::Number(n) => to_e164(n, default_region).ok().map(Grant::Number),
+            Recipient::Number(n) => normalized(n, default_region).map(Grant::Number),
         }
     }
+}
+
+/// `+` and the digits of an international number written with spaces, dashes, dots or
+/// parentheses; `None` when it is not one.
+fn e164(text: &str) -> Option<String> {
+    let rest = text.trim().strip_prefix('+')?;
+    if !rest.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')')) {
+        return None;
+    }
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    ((2..=15).contains(&digits.len()) && !digits.starts_with('0')).then(|| format!("+{digits}"))
+}
+
+/// The E.164 form of a number a plugin wrote: an international one as written, a national one
+/// read in `default_region` as the sender reads it.
+fn normalized(raw: &str, default_region: &str) -> Option<String> {
+    if raw.trim_start().starts_with('+') { e164(raw) } else { to_e164(raw, default_region).ok() }
 }
 
 impl TryFrom<String> for Grant {
@@ -129,7 +143,7 @@ impl Grants {
             (Grant::AnyTeam, Recipient::Team(_)) => true,
             (Grant::Team(granted), Recipient::Team(name)) => granted == name,
             (Grant::AnyNumber, Recipient::Number(_)) => true,
-            (Grant::Number(granted), Recipient::Number(raw)) => to_e164(raw, &self.default_region).is_ok_and(|n| &n == granted),
+            (Grant::Number(granted), Recipient::Number(raw)) => normalized(raw, &self.default_region).is_some_and(|n| &n == granted),
             _ => false,
         })
     }
@@ -196,6 +210,7 @@ mod tests {
             ("number:5555550100", "written in E.164"),
             ("number:+1", "not a"),
             ("number:+1555abc", "not a"),
+            ("number:+0123", "not a"),
         ] {
             let err = Grant::parse(text).unwrap_err();
             assert!(err.contains(says), "{text}: {err}");
@@ -208,7 +223,7 @@ mod tests {
             [Grant::Customer, Grant::Team("accounting".into()), Grant::Number("+15555550100".into())],
             "US",
         );
-        for to in ["customer", "team:accounting", "+15555550100", "(555) 555-0100", "+1 555-555-0100"] {
+        for to in ["customer", "team:accounting", "+15555550100", "+1 (555) 555-0100", "+1 555-555-0100"] {
             assert!(grants.permits(&Recipient::parse(to)), "{to}");
         }
         for to in ["team:sales", "team:Accounting", "+15555550101", "not a number", "team:*"] {
@@ -232,6 +247,8 @@ mod tests {
 
     #[test]
     fn national_numbers_are_read_in_the_configured_region() {
+        let us = Grants::new([Grant::parse("number:+14155552671").unwrap()], "US");
+        assert!(us.permits(&Recipient::parse("(415) 555-2671")));
         let gb = Grants::new([Grant::parse("number:+442079460958").unwrap()], "GB");
         assert!(gb.permits(&Recipient::parse("020 7946 0958")));
         let us = Grants::new([Grant::parse("number:+442079460958").unwrap()], "US");
