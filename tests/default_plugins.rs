@@ -10,6 +10,7 @@ use std::process::Command;
 
 use ml_connector::builtin;
 use ml_connector::harness::{self, Harness};
+use ml_connector::model::grants::Grants;
 use ml_connector::runtime::Limits;
 use serde_json::Value;
 use support::tests_dir;
@@ -46,6 +47,25 @@ fn every_case_produces_exactly_its_expected_actions() {
         }
     }
     assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn every_case_addresses_only_what_its_plugin_is_granted_by_default() {
+    let mut checked = 0;
+    for case in cases() {
+        let Ok(expected) = std::fs::read(case.join("expected.json")) else { continue };
+        let name = std::fs::read_to_string(case.join("plugin")).unwrap().trim().to_string();
+        let actions: Vec<ml_connector::model::Action> = serde_json::from_slice(&expected).unwrap();
+        let context = harness::parse_context(&std::fs::read(case.join("context.json")).unwrap()).unwrap();
+        // The case's settings as the plugin's configured ones; its responsible person as the
+        // tenant's `people` map.
+        let people: Vec<_> = context.qad.iter().filter_map(|q| q.responsible.as_ref()?.contact.clone()).collect();
+        let default = builtin::default_grants(&name, &context.settings, &people, "US").unwrap_or_else(|| panic!("{name} has no default grants"));
+        let grants = Grants::new(default, "US");
+        assert_eq!(grants.check(&actions), Ok(()), "{}", case.display());
+        checked += actions.len();
+    }
+    assert!(checked > 0, "no actions checked");
 }
 
 #[test]

@@ -49,7 +49,8 @@ fn change(site: &Site, server: &Server, args: &[&str], n: usize, sent: &[String]
 
 #[tokio::test(flavor = "multi_thread")]
 async fn install_upgrade_rollback_and_disable_take_effect_in_a_running_serve_with_every_event_run_once() {
-    let site = Site::new("", "");
+    // Installed plugins that no [[plugins]] entry names get these grants; context-echo messages team:audit.
+    let site = Site::new("", "[installed_plugins]\nallow_to = [\"team:audit\"]\n");
     site.set_secret("wave.webhook_secret", SECRET);
     let server = site.start();
     let (v1, v2) = (wasm("context_echo"), wasm("context_echo_v2"));

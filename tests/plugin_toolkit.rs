@@ -125,7 +125,7 @@ fn passes_its_case(dir: &Path, wasm: &Path) {
 /// `serve` with the plugin from `[[plugins]] path`, beside the built-ins: Wave's sample payment
 /// becomes the plugin's message to the team.
 fn serve_runs(wasm: &Path, name: &str) {
-    let site = Site::new("", &format!("[[plugins]]\npath = \"{}\"\n", wasm.display()));
+    let site = Site::new("", &format!("[[plugins]]\npath = \"{}\"\nallow_to = [\"team:accounting\"]\n", wasm.display()));
     site.set_secret("wave.webhook_secret", "whsec-toolkit-e2e");
     let server = site.start();
     let sent = site.stdout(&["wave", "send-test-event", "invoice.paid", "--url", &format!("{}/webhooks/wave", server.base)]);

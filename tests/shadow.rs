@@ -34,7 +34,7 @@ fn shadow(site: &Site, args: &[&str]) -> (Option<i32>, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shadow_run_lists_exactly_the_events_a_new_version_decides_differently_and_a_replay_is_identical() {
     let live = wasm("context_echo");
-    let site = Site::new("", &format!("[[plugins]]\npath = \"{}\"\n", live.display()));
+    let site = Site::new("", &format!("[[plugins]]\npath = \"{}\"\nallow_to = [\"team:audit\"]\n", live.display()));
     site.set_secret("wave.webhook_secret", SECRET);
     let server = site.start();
     let events = [("invoice.overdue", "evt-overdue-1"), ("invoice.paid", "evt-paid-1"), ("invoice.paid", "evt-paid-2"), ("invoice.overdue", "evt-overdue-2")];

@@ -137,7 +137,7 @@ async fn signed_callbacks_and_replies_update_history_opt_outs_and_reach_a_plugin
     let site = webhooks_site(&format!(
         "[twilio]\naccount_sid = \"{ACCOUNT}\"\nfrom = \"{FROM}\"\napi_base = \"{base}\"\nlookups_base = \"{base}\"\n\
          mode = \"live\"\nmessages_per_second = 50\nretry_base_ms = 5\n[team]\naccounting = \"{TEAM}\"\n\
-         [builtin_plugins]\nenabled = false\n[[plugins]]\nname = \"invoice-overdue\"\n[[plugins]]\npath = \"{}\"\n",
+         [builtin_plugins]\nenabled = false\n[[plugins]]\nname = \"invoice-overdue\"\n[[plugins]]\npath = \"{}\"\nallow_to = [\"team:accounting\"]\n",
         forward.display()
     ));
     let server = site.start();

@@ -25,7 +25,7 @@ fn wave_site(wave: &wave_standin::StandIn) -> Site {
     let echo = Path::new(env!("ML_CONNECTOR_WASM_DIR")).join("context_echo.wasm");
     let rest = format!(
         "[wave]\nbusiness_id = \"{BUSINESS}\"\nclient_id = \"client-e2e\"\ntoken_url = \"{}\"\ngraphql_url = \"{}\"\nauthorize_url = \"{}\"\n\
-         [builtin_plugins]\nenabled = false\n[[plugins]]\nname = \"invoice-paid\"\n[[plugins]]\npath = \"{}\"\n",
+         [builtin_plugins]\nenabled = false\n[[plugins]]\nname = \"invoice-paid\"\n[[plugins]]\npath = \"{}\"\nallow_to = [\"team:audit\"]\n",
         wave.token_url(),
         wave.graphql_url(),
         wave.authorize_url(),

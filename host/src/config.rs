@@ -123,6 +123,9 @@ pub struct Config {
     pub team: BTreeMap<String, String>,
     /// `[builtin_plugins]`: whether the built-in plugins run unless listed.
     pub builtin_plugins: BuiltinPluginsConfig,
+    /// `[installed_plugins]`: what plugins installed with `plugin install` may address when no
+    /// `[[plugins]]` entry configures them.
+    pub installed_plugins: InstalledPluginsConfig,
     /// `[[plugins]]`: plugins to configure, disable (`enabled = false`) or add (`path`). Every
     /// built-in runs with default limits unless an entry disables it or `[builtin_plugins]
     /// enabled = false`; see [`crate::plugin_plan`].
@@ -144,7 +147,8 @@ enum Kind {
     Boolean,
 }
 
-/// Every scalar key, as `(section, key, kind)`. `[team]` and `[[plugins]]` have no overrides.
+/// Every scalar key, as `(section, key, kind)`. `[team]`, `[[plugins]]` and the
+/// `[installed_plugins] allow_to` list have no overrides.
 const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("server", "listen", Kind::Text),
     ("server", "public_url", Kind::Text),

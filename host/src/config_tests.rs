@@ -564,3 +564,42 @@ fn builtin_plugins_can_be_switched_off_in_the_file_or_by_a_boolean_variable() {
         "environment variable ML_CONNECTOR_BUILTIN_PLUGINS_ENABLED: `builtin_plugins.enabled`: expected true or false, found \"no\""
     );
 }
+
+#[test]
+fn allow_to_lists_grants_and_is_unset_by_default() {
+    use crate::model::grants::Grant;
+    let text = "[[plugins]]\nname = \"a\"\nallow_to = [\"customer\", \"team:accounting\", \"team:*\", \"number:+15555550100\", \"number:*\"]\n\n[[plugins]]\nname = \"b\"\n";
+    let config = load_text(text, &[]).unwrap();
+    assert_eq!(
+        config.plugins[0].allow_to.as_deref(),
+        Some(&[Grant::Customer, Grant::Team("accounting".into()), Grant::AnyTeam, Grant::Number("+15555550100".into()), Grant::AnyNumber][..])
+    );
+    assert_eq!(config.plugins[1].allow_to, None);
+    assert_eq!(load_text("[[plugins]]\nname = \"a\"\nallow_to = []\n", &[]).unwrap().plugins[0].allow_to, Some(vec![]));
+    assert_eq!(config.installed_plugins.allow_to, [Grant::Customer]);
+    let installed = load_text("[installed_plugins]\nallow_to = [\"team:audit\"]\n", &[]).unwrap();
+    assert_eq!(installed.installed_plugins.allow_to, [Grant::Team("audit".into())]);
+}
+
+#[test]
+fn an_unknown_grant_names_the_entry_line_and_grammar() {
+    let err = load_text("[[plugins]]\nname = \"a\"\n\n[[plugins]]\nname = \"b\"\nallow_to = [\"customer\", \"team-sales\"]\n", &[]).unwrap_err();
+    let text = err.to_string();
+    let (origin, key, message) = invalid(err);
+    assert_eq!(key, "plugins[1].allow_to[1]");
+    assert!(message.starts_with("\"team-sales\" is not a grant: a grant is \"customer\", \"team:NAME\""), "{message}");
+    assert!(matches!(origin, Origin::File { position: Some((6, _)), .. }), "{text}");
+    let (_, key, message) = invalid(load_text("[installed_plugins]\nallow_to = [\"number:5555550100\"]\n", &[]).unwrap_err());
+    assert_eq!(key, "installed_plugins.allow_to[0]");
+    assert!(message.contains("E.164"), "{message}");
+}
+
+#[test]
+fn allow_to_survives_the_override_path() {
+    use crate::model::grants::Grant;
+    // With a variable set, the file's table is deserialized again with the override applied.
+    let text = "[[plugins]]\nname = \"b\"\nallow_to = [\"team:ops\", \"number:+1 555 555 0100\"]\n[installed_plugins]\nallow_to = [\"team:*\"]\n";
+    let config = load_text(text, &[("ML_CONNECTOR_TWILIO_MODE", "dry-run")]).unwrap();
+    assert_eq!(config.plugins[0].allow_to, Some(vec![Grant::Team("ops".into()), Grant::Number("+15555550100".into())]));
+    assert_eq!(config.installed_plugins.allow_to, [Grant::AnyTeam]);
+}

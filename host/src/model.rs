@@ -4,6 +4,7 @@
 //! the CLI, fixtures and the store. `runtime` converts these to and from each
 //! contract version's bindings; nothing here knows about wasm.
 
+pub mod grants;
 pub mod qad;
 
 use std::collections::BTreeMap;

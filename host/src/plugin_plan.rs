@@ -1,8 +1,10 @@
 //! Which plugins a configuration runs, and why: every built-in plugin unless a `[[plugins]]`
 //! entry disables it (`enabled = false`) or `[builtin_plugins] enabled = false` leaves out the
 //! unlisted ones; `[[plugins]] name = "…"` entries configure a built-in (limits, settings);
-//! `[[plugins]] path = "…"` entries add a `.wasm` plugin beside them. Pure: nothing is loaded
-//! here, so `serve` logs the plan and `plugin list` prints it.
+//! `[[plugins]] path = "…"` entries add a `.wasm` plugin beside them. Each planned plugin has
+//! its grants: its entry's `allow_to`, else a built-in's default (which follows its settings)
+//! or, for a file, the customer only. Pure: nothing is loaded here, so `serve` logs the plan and
+//! `plugin list` prints it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,6 +12,8 @@ use std::time::Duration;
 
 use crate::builtin::{self, Builtin};
 use crate::config::{Config, ConfigError, Origin, PluginConfig, PluginSource};
+use crate::model::Recipient;
+use crate::model::grants::{Grant, Grants};
 use crate::runtime::Limits;
 
 /// Where a planned plugin's component comes from.
@@ -38,6 +42,10 @@ pub struct PlannedPlugin {
     pub limits: Limits,
     /// Its `[plugins.settings]`.
     pub settings: BTreeMap<String, String>,
+    /// The recipients it may address.
+    pub grants: Grants,
+    /// Whether `grants` is a default (no `allow_to` in its entry).
+    pub default_grants: bool,
 }
 
 /// The plugins `config` implies: built-ins in name order, then `.wasm` files in file order.
@@ -61,6 +69,12 @@ pub fn plan(config: &Config) -> Result<Vec<PlannedPlugin>, ConfigError> {
             by_name.insert(name.as_str(), (i, entry));
         }
     }
+    let region = config.twilio.default_region.as_str();
+    let people: Vec<Recipient> = config.qad.iter().flat_map(|q| q.people.values().cloned()).collect();
+    let grants = |entry: Option<&PluginConfig>, default: Vec<Grant>| match entry.and_then(|e| e.allow_to.clone()) {
+        Some(allow_to) => (Grants::new(allow_to, region), false),
+        None => (Grants::new(default, region), true),
+    };
     let mut planned = Vec::new();
     for b in builtin::all() {
         let (enabled, why, key, limits, settings) = match by_name.get(b.name) {
@@ -71,11 +85,15 @@ pub fn plan(config: &Config) -> Result<Vec<PlannedPlugin>, ConfigError> {
             None if config.builtin_plugins.enabled => (true, "built-in, on by default".to_owned(), None, Limits::default(), BTreeMap::new()),
             None => (false, "built-in, off: [builtin_plugins] enabled = false and not listed in [[plugins]]".to_owned(), None, Limits::default(), BTreeMap::new()),
         };
-        planned.push(PlannedPlugin { name: b.name.to_owned(), source: PlannedSource::Builtin(b), enabled, why, key, limits, settings });
+        let entry = by_name.get(b.name).map(|(_, entry)| *entry);
+        let default = builtin::default_grants(b.name, &settings, &people, region).unwrap_or_else(|| vec![Grant::Customer]);
+        let (grants, default_grants) = grants(entry, default);
+        planned.push(PlannedPlugin { name: b.name.to_owned(), source: PlannedSource::Builtin(b), enabled, why, key, limits, settings, grants, default_grants });
     }
     for (i, entry) in config.plugins.iter().enumerate() {
         if let PluginSource::File(path) = &entry.source {
             let why = if entry.enabled { format!("file, listed in plugins[{i}]") } else { format!("file, disabled by plugins[{i}] (enabled = false)") };
+            let (grants, default_grants) = grants(Some(entry), vec![Grant::Customer]);
             planned.push(PlannedPlugin {
                 name: path.display().to_string(),
                 source: PlannedSource::File(path.clone()),
@@ -84,6 +102,8 @@ pub fn plan(config: &Config) -> Result<Vec<PlannedPlugin>, ConfigError> {
                 key: Some(format!("plugins[{i}]")),
                 limits: entry_limits(entry),
                 settings: entry.settings.clone(),
+                grants,
+                default_grants,
             });
         }
     }
@@ -146,6 +166,25 @@ mod tests {
         assert_eq!(running(&plan), ["invoice-overdue", "my.wasm"]);
         let off = plan.iter().find(|p| p.name == "invoice-paid").unwrap();
         assert!(off.why.contains("[builtin_plugins] enabled = false"), "{}", off.why);
+    }
+
+    fn grants_of(plan: &[PlannedPlugin], name: &str) -> (String, bool) {
+        let p = plan.iter().find(|p| p.name == name).unwrap();
+        (p.grants.to_string(), p.default_grants)
+    }
+
+    #[test]
+    fn grants_come_from_allow_to_else_from_the_defaults_which_follow_the_settings() {
+        let text = "[[plugins]]\nname = \"invoice-overdue\"\nsettings = { team_contact = \"collections\" }\n\n\
+                    [[plugins]]\nname = \"estimate-notices\"\nallow_to = [\"customer\"]\n\n\
+                    [[plugins]]\npath = \"my.wasm\"\n\n[[plugins]]\npath = \"other.wasm\"\nallow_to = [\"team:*\", \"number:+15555550100\"]\n";
+        let plan = plan(&config(text)).unwrap();
+        assert_eq!(grants_of(&plan, "invoice-overdue"), ("[\"customer\", \"team:collections\"]".into(), true));
+        assert_eq!(grants_of(&plan, "estimate-notices"), ("[\"customer\"]".into(), false));
+        assert_eq!(grants_of(&plan, "invoice-paid"), ("[\"customer\"]".into(), true));
+        assert_eq!(grants_of(&plan, "qad-receipts"), ("[\"team:ap\"]".into(), true));
+        assert_eq!(grants_of(&plan, "my.wasm"), ("[\"customer\"]".into(), true), "a file without allow_to: the customer only");
+        assert_eq!(grants_of(&plan, "other.wasm"), ("[\"team:*\", \"number:+15555550100\"]".into(), false));
     }
 
     #[test]

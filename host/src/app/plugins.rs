@@ -3,7 +3,9 @@
 //! files listed in `[[plugins]]`) as the base, then the store's entries on top (`plugin
 //! install|upgrade|rollback|enable|disable`): an installed version replaces the configured
 //! plugin of the same name (keeping its limits and settings) or adds one, and a disabled entry
-//! leaves the plugin out.
+//! leaves the plugin out. Each plugin carries its grants (what it may address): the planned
+//! ones, kept by an installed version that replaces a configured plugin; `[installed_plugins]
+//! allow_to` for one the configuration does not name.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError};
 use crate::dispatch::dispatcher::Dispatcher;
+use crate::model::grants::Grants;
 use crate::plugin_plan::{self, PlannedSource};
 use crate::runtime::{Limits, LoadError, Plugin, Runtime, RuntimeOptions};
 use crate::store::{InstalledPlugin, Result as StoreResult, Store};
@@ -109,16 +112,21 @@ pub fn load(config: &Config, installed: &[Installed]) -> Result<Vec<Plugin>, Plu
                 why = format!("{why}; the installed version {} replaces it", short(plugin.digest()));
             }
         }
-        tracing::info!(plugin = plugin.name(), why = %why, subscribes = %plugin.manifest().subscribes.join(","), "Plugin loaded.");
-        plugins.push(plugin);
+        if planned.default_grants && matches!(planned.source, PlannedSource::File(_)) {
+            let at = format!("{}: `{}`", config.file.display(), planned.key.as_deref().unwrap_or("plugins"));
+            tracing::warn!(plugin = plugin.name(), at = %at, "Plugin may address only the customer: its [[plugins]] entry sets no allow_to.");
+        }
+        tracing::info!(plugin = plugin.name(), why = %why, subscribes = %plugin.manifest().subscribes.join(","), allow_to = %planned.grants, "Plugin loaded.");
+        plugins.push(plugin.with_grants(planned.grants));
     }
+    let installed_grants = Grants::new(config.installed_plugins.allow_to.iter().cloned(), &config.twilio.default_region);
     for installed in entries.into_values() {
         match (&installed.wasm, installed.entry.enabled) {
             (Some(wasm), true) => {
                 let plugin = runtime.load(&installed.entry.name, wasm, Limits::default(), BTreeMap::new())?.renamed(&installed.entry.name);
                 let why = format!("installed with `plugin install`, version {}", short(plugin.digest()));
-                tracing::info!(plugin = plugin.name(), why = %why, subscribes = %plugin.manifest().subscribes.join(","), "Plugin loaded.");
-                plugins.push(plugin);
+                tracing::info!(plugin = plugin.name(), why = %why, subscribes = %plugin.manifest().subscribes.join(","), allow_to = %installed_grants, "Plugin loaded.");
+                plugins.push(plugin.with_grants(installed_grants.clone()));
             }
             (Some(_), false) => tracing::info!(plugin = %installed.entry.name, why = "installed, disabled by `plugin disable`", "Plugin not loaded."),
             (None, _) => {}

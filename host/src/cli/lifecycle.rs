@@ -12,6 +12,9 @@ use super::common::{load_config, open_store};
 use super::plugin::PluginCommand;
 use crate::app::plugins::short;
 use crate::builtin;
+use crate::config::Config;
+use crate::model::grants::Grants;
+use crate::plugin_plan;
 use crate::runtime::{Limits, Runtime, RuntimeOptions};
 use crate::store::InstalledPlugin;
 
@@ -19,6 +22,7 @@ use crate::store::InstalledPlugin;
 pub async fn run(config_path: Option<&Path>, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path)?;
     let store = open_store(&config)?;
+    let installs = matches!(cmd, PluginCommand::Install { .. } | PluginCommand::Upgrade { .. });
     let entry = match cmd {
         PluginCommand::Install { path, name } => {
             let (manifest_name, digest, wasm) = check(&path).await?;
@@ -51,6 +55,9 @@ pub async fn run(config_path: Option<&Path>, cmd: PluginCommand) -> anyhow::Resu
     if entry.digest.is_none() && builtin::find(&entry.name).is_none() {
         eprintln!("note: {} is not a built-in; the switch applies to a [[plugins]] file or an installed plugin of that name", entry.name);
     }
+    if installs {
+        eprintln!("note: {}", grants_note(&config, &entry.name)?);
+    }
     println!("A running serve on this store switches within seconds; events already being dispatched finish on the version they started with.");
     Ok(ExitCode::SUCCESS)
 }
@@ -74,6 +81,19 @@ fn valid_name(name: String) -> anyhow::Result<String> {
         bail!("--name {name:?}: use 1 to 64 letters, digits, `-`, `_` or `.`");
     }
     Ok(name)
+}
+
+/// What an installed `name` may address: a built-in's grants as configured, else
+/// `[installed_plugins] allow_to`.
+fn grants_note(config: &Config, name: &str) -> anyhow::Result<String> {
+    if let Some(planned) = plugin_plan::plan(config)?.into_iter().find(|p| p.name == name) {
+        return Ok(format!("{name} may address {} (the built-in's allow_to, which an installed version keeps)", planned.grants));
+    }
+    let grants = Grants::new(config.installed_plugins.allow_to.iter().cloned(), &config.twilio.default_region);
+    Ok(format!(
+        "{name} may address {grants} ([installed_plugins] allow_to), unless a [[plugins]] path entry of that name grants it its own allow_to; \
+         a message to anything else fails the plugin for its event"
+    ))
 }
 
 fn describe(entry: &InstalledPlugin) -> String {

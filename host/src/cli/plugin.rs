@@ -169,6 +169,8 @@ pub fn run(config_path: Option<&Path>, cmd: PluginCommand) -> anyhow::Result<Exi
                 println!("{:<18} {:<8} wit {:<6} {}", m.name, m.version, plugin.contract_version(), m.subscribes.join(", "));
                 println!("{:<18} {:<8} {:<10} {}", "", "", "", m.description);
                 println!("{:<18} {:<8} {:<10} loaded: {}", "", "", "", planned.why);
+                let default = if planned.default_grants { " (default)" } else { "" };
+                println!("{:<18} {:<8} {:<10} allow_to = {}{default}", "", "", "", planned.grants);
             }
             Ok(ExitCode::SUCCESS)
         }

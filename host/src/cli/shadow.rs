@@ -12,9 +12,10 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 
 use super::common::{load_config, open_store};
-use crate::dispatch::{check_bodies, plugin_event};
+use crate::dispatch::{check_bodies, check_grants, plugin_event};
 use crate::harness::Harness;
 use crate::harness::shadow::{self, Decision, Difference};
+use crate::model::grants::Grants;
 use crate::model::{Action, Context};
 use crate::plugin_plan::{self, PlannedSource};
 use crate::runtime::{Limits, Plugin};
@@ -74,8 +75,8 @@ struct Compared {
 fn compare_all(config_path: Option<PathBuf>, args: ShadowArgs, runs: Vec<StoredRun>, events: Vec<crate::model::Event>) -> anyhow::Result<Compared> {
     let config = load_config(config_path.as_deref())?;
     let harness = Harness::new()?;
-    let (limits, settings) = live_settings(&config, &harness, &args.against)?;
-    let new = harness.load(&args.new, limits, settings).with_context(|| format!("cannot load {}", args.new))?;
+    let (limits, settings, grants) = live_settings(&config, &harness, &args.against)?;
+    let new = harness.load(&args.new, limits, settings).with_context(|| format!("cannot load {}", args.new))?.with_grants(grants);
     let mut differences = Vec::new();
     for (run, event) in runs.iter().zip(&events) {
         let context: Context = serde_json::from_str(&run.context).with_context(|| format!("the recorded context of event {} does not parse", run.event_id))?;
@@ -109,28 +110,31 @@ fn compare_all(config_path: Option<PathBuf>, args: ShadowArgs, runs: Vec<StoredR
     Ok(Compared { digest: new.digest().to_owned(), events: runs.len() as u64, different: differences.len() as u64 })
 }
 
-/// The live plugin's limits and settings from the configuration, so the new version runs as
-/// the live one would; the defaults when the configuration does not run a plugin of that name.
-fn live_settings(config: &crate::config::Config, harness: &Harness, name: &str) -> anyhow::Result<(Limits, std::collections::BTreeMap<String, String>)> {
+/// The live plugin's limits, settings and grants from the configuration, so the new version runs
+/// as the live one would; the defaults (and `[installed_plugins] allow_to`) when the
+/// configuration does not run a plugin of that name.
+fn live_settings(config: &crate::config::Config, harness: &Harness, name: &str) -> anyhow::Result<(Limits, std::collections::BTreeMap<String, String>, Grants)> {
     for planned in plugin_plan::plan(config)?.into_iter().filter(|p| p.enabled) {
         let manifest_name = match &planned.source {
             PlannedSource::Builtin(b) => b.name.to_owned(),
             PlannedSource::File(path) => harness.load(&path.display().to_string(), planned.limits, planned.settings.clone())?.name().to_owned(),
         };
         if manifest_name == name {
-            return Ok((planned.limits, planned.settings));
+            return Ok((planned.limits, planned.settings, planned.grants));
         }
     }
-    Ok((Limits::default(), Default::default()))
+    let installed = Grants::new(config.installed_plugins.allow_to.iter().cloned(), &config.twilio.default_region);
+    Ok((Limits::default(), Default::default(), installed))
 }
 
 /// What `plugin` decides on `event`, as the dispatcher would keep it (bodies the Twilio sink
-/// would refuse fail the plugin).
+/// would refuse, and recipients its grants do not permit, fail the plugin).
 fn decide(plugin: &Plugin, event: &crate::model::Event, context: &Context) -> Decision {
     plugin
         .handle(event, context)
         .map_err(|e| e.cause)
         .and_then(|invocation| check_bodies(invocation.actions, crate::sinks::twilio::sink::check_body))
+        .and_then(|actions| check_grants(actions, plugin.grants()))
         .map_err(|cause| cause.to_string())
 }
 

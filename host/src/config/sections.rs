@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::fields::*;
 use super::Timezone;
+use crate::model::grants::Grant;
 
 /// `[builtin_plugins]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -24,6 +25,21 @@ pub struct BuiltinPluginsConfig {
 impl Default for BuiltinPluginsConfig {
     fn default() -> Self {
         Self { enabled: true }
+    }
+}
+
+/// `[installed_plugins]`: plugins installed with `plugin install` that no `[[plugins]]` entry
+/// configures.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstalledPluginsConfig {
+    /// The recipients they may address (`["customer"]`); see [`Grant`] for the grammar.
+    pub allow_to: Vec<Grant>,
+}
+
+impl Default for InstalledPluginsConfig {
+    fn default() -> Self {
+        Self { allow_to: vec![Grant::Customer] }
     }
 }
 
@@ -298,6 +314,10 @@ pub struct PluginConfig {
     pub memory_mib: u32,
     /// `[plugins.settings]`: passed to the plugin; integers and booleans become strings.
     pub settings: BTreeMap<String, String>,
+    /// `allow_to = ["customer", "team:accounting"]`: the recipients it may address (see
+    /// [`Grant`] for the grammar). Unset: a built-in's own default, which follows its settings
+    /// ([`crate::builtin::default_grants`]); the customer only for a `.wasm` file.
+    pub allow_to: Option<Vec<Grant>>,
 }
 
 /// `[[plugins]]` as written, before `name`/`path` are resolved.
@@ -313,6 +333,7 @@ struct RawPlugin {
     memory_mib: u32,
     #[serde(deserialize_with = "settings")]
     settings: BTreeMap<String, String>,
+    allow_to: Option<Vec<Grant>>,
 }
 
 impl Default for RawPlugin {
@@ -324,6 +345,7 @@ impl Default for RawPlugin {
             deadline_ms: 50,
             memory_mib: 16,
             settings: BTreeMap::new(),
+            allow_to: None,
         }
     }
 }
@@ -349,6 +371,7 @@ impl TryFrom<RawPlugin> for PluginConfig {
             deadline_ms: raw.deadline_ms,
             memory_mib: raw.memory_mib,
             settings: raw.settings,
+            allow_to: raw.allow_to,
         })
     }
 }

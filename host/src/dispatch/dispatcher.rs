@@ -1,5 +1,6 @@
 //! The dispatcher: leases pending events, builds their context, runs the subscribed plugins,
-//! checks their messages with the sinks that will send them, and commits the outbox rows in the
+//! checks their messages with the sinks that will send them and against each plugin's grants
+//! (what it may address), and commits the outbox rows in the
 //! same transaction that marks each event dispatched. The sink drivers are woken after a commit
 //! that wrote messages.
 
@@ -10,7 +11,7 @@ use chrono::Utc;
 use tokio::sync::{Notify, watch};
 
 use crate::dispatch::enrich::{EnrichError, Enrichers};
-use crate::dispatch::{check_bodies, new_message, plugin_event, run_plugins};
+use crate::dispatch::{check_bodies, check_grants, new_message, plugin_event, run_plugins};
 use crate::metrics::{Metrics, PluginLabel};
 use crate::model::{Action, Channel, Context, Event};
 use crate::runtime::Plugin;
@@ -154,6 +155,7 @@ impl Dispatcher {
                 .outcome
                 .map_err(|e| e.cause)
                 .and_then(|invocation| check_bodies(invocation.actions, |channel, body| self.sinks.check_body(channel, body)))
+                .and_then(|actions| check_grants(actions, run.plugin.grants()))
                 .map_err(|cause| cause.to_string());
             let recorded = match &checked {
                 Ok(actions) => serde_json::to_string(actions).map_err(|e| format!("actions not recorded: {e}")),

@@ -6,6 +6,7 @@ pub mod enrich;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::model::grants::Grants;
 use crate::model::{Action, Channel, Context, Event, Message};
 use crate::runtime::{Failure, Invocation, Plugin, PluginError};
 use crate::store::{NewMessage, StoredEvent};
@@ -72,5 +73,13 @@ pub fn check_bodies(actions: Vec<Action>, check: impl Fn(Channel, &str) -> Resul
         };
         check(channel, body).map_err(|reason| Failure::Output(format!("action {i}: {reason}")))?;
     }
+    Ok(actions)
+}
+
+/// `actions` if every message goes to a recipient `grants` permits; else why not (`action 1:
+/// recipient team:sales not granted (allow_to = ["customer"])`), which fails the plugin for the
+/// event like a bad body: none of its output is kept, nothing is sent.
+pub fn check_grants(actions: Vec<Action>, grants: &Grants) -> Result<Vec<Action>, Failure> {
+    grants.check(&actions).map_err(Failure::Output)?;
     Ok(actions)
 }

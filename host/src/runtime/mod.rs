@@ -22,6 +22,7 @@ use self::cache::{CacheOutcome, ComponentCache};
 use self::epoch::EpochTicker;
 pub use self::limits::Limits;
 use self::state::PluginState;
+use crate::model::grants::Grants;
 use crate::model::{Action, Context, Event, Manifest};
 use self::wit::{Bindings, PluginPre, Version};
 
@@ -253,6 +254,7 @@ impl Runtime {
             _ticker: self.ticker.clone(),
             limits,
             settings,
+            grants: Grants::default(),
         };
         let manifest = plugin
             .describe()
@@ -281,6 +283,7 @@ pub struct Plugin {
     _ticker: Arc<EpochTicker>,
     limits: Limits,
     settings: BTreeMap<String, String>,
+    grants: Grants,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -299,6 +302,18 @@ impl Plugin {
     /// configured as `name`; its manifest keeps the name its author gave it.
     pub fn renamed(mut self, name: &str) -> Self {
         self.name = Arc::from(name);
+        self
+    }
+
+    /// The recipients its messages may go to (the customer only unless
+    /// [`Plugin::with_grants`] says more); the dispatcher refuses the others.
+    pub fn grants(&self) -> &Grants {
+        &self.grants
+    }
+
+    /// The plugin with `grants` instead of its current ones.
+    pub fn with_grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
         self
     }
 

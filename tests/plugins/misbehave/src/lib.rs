@@ -73,6 +73,16 @@ impl Guest for Misbehave {
                 key: "inject".into(),
                 not_before: None,
             })]),
+            // An SMS to whoever the event names: `{"to":"team:sales"}` (the host's grants decide).
+            "test.to" => {
+                let to = event.data.split("\"to\"").nth(1).and_then(|rest| rest.split('"').nth(1)).ok_or("no \"to\" in the event")?;
+                let to = match to {
+                    "customer" => Recipient::Customer,
+                    team if team.starts_with("team:") => Recipient::Team(team["team:".len()..].into()),
+                    number => Recipient::Number(number.into()),
+                };
+                Ok(vec![Action::Sms(Message { to, body: "addressed".into(), key: format!("to:{}", event.id), not_before: None })])
+            }
             "test.clock" => {
                 // What a guest can read that is not its input: the clock, a monotonic instant
                 // and the seed behind std's hash maps. The host fixes all three by the input.
