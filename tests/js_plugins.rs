@@ -194,7 +194,8 @@ fn javascript_and_rust_plugins_run_side_by_side_under_concurrent_load() {
     plugins.push(load_js(&rt, "invoice-paid-js", patient()));
     let all_cases = cases::find(&tests_dir().join("cases")).unwrap();
     // Each plugin with its cases (the twin with invoice-paid's) and their expected actions.
-    let work: Vec<(&Plugin, Vec<(Event, Context, serde_json::Value)>)> = plugins
+    type Case = (Event, Context, serde_json::Value);
+    let work: Vec<(&Plugin, Vec<Case>)> = plugins
         .iter()
         .map(|p| {
             let name = p.name().strip_suffix("-js").unwrap_or(p.name());

@@ -103,7 +103,8 @@ fn us(d: Duration) -> f64 {
 
 /// The median of each phase of a fresh-instance call, per plugin.
 fn phases(plugins: &[Plugin], inputs: &[(Event, Context)]) {
-    const PHASES: [(&str, fn(&Phases) -> Duration); 7] = [
+    type Phase = (&'static str, fn(&Phases) -> Duration);
+    const PHASES: [Phase; 7] = [
         ("state", |p| p.state),
         ("store", |p| p.store),
         ("instantiate", |p| p.instantiate),

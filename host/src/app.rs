@@ -73,7 +73,7 @@ pub struct App {
     dispatcher: Arc<Dispatcher>,
     sinks: Vec<Arc<SinkDriver>>,
     pollers: Vec<PollDriver>,
-    tasks: Vec<Box<dyn FnOnce(watch::Receiver<bool>) -> tokio::task::JoinHandle<()> + Send>>,
+    tasks: Vec<crate::sources::Task>,
     events_wake: Arc<Notify>,
     _inbox: Inbox,
 }
@@ -187,7 +187,7 @@ impl App {
 
 /// Deletes recorded plugin runs older than `days` every hour, the first time a minute after
 /// the start.
-fn prune_runs(store: Arc<dyn Store>, days: u64) -> Box<dyn FnOnce(watch::Receiver<bool>) -> tokio::task::JoinHandle<()> + Send> {
+fn prune_runs(store: Arc<dyn Store>, days: u64) -> crate::sources::Task {
     Box::new(move |mut stop| {
         tokio::spawn(async move {
             let mut every = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(60), Duration::from_secs(3600));

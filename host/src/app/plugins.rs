@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError};
 use crate::dispatch::dispatcher::Dispatcher;
@@ -153,7 +152,7 @@ pub fn watch(
     dispatcher: Arc<Dispatcher>,
     loaded: Arc<AtomicUsize>,
     mut seen: Vec<Installed>,
-) -> Box<dyn FnOnce(watch::Receiver<bool>) -> tokio::task::JoinHandle<()> + Send> {
+) -> crate::sources::Task {
     Box::new(move |mut stop| {
         tokio::spawn(async move {
             let mut every = tokio::time::interval(WATCH_EVERY);

@@ -70,5 +70,9 @@ pub struct SourceParts {
     pub health: Vec<(String, Arc<dyn HealthCheck>)>,
     /// Background work it needs while the service runs (e.g. keeping a token fresh), given the
     /// shutdown signal.
-    pub tasks: Vec<Box<dyn FnOnce(tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> + Send>>,
+    pub tasks: Vec<Task>,
 }
+
+/// A background task: started with the shutdown signal, it returns its handle and ends when the
+/// signal changes.
+pub type Task = Box<dyn FnOnce(tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> + Send>;

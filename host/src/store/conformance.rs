@@ -515,7 +515,7 @@ pub(crate) async fn updates_keep_attempts_and_history_and_skip_cancelled_rows(st
     };
     let sending = MessageUpdate { sending_since: Some(at(5)), history: None, ..update(id, OutboxStatus::Sending) };
     assert!(store.update_message(&claimer, &sending, &[]).await.unwrap());
-    assert!(store.update_message(&claimer, &MessageUpdate { sid: Some("SM1".into()), ..update(id, OutboxStatus::Sent) }, &[attempt.clone()]).await.unwrap());
+    assert!(store.update_message(&claimer, &MessageUpdate { sid: Some("SM1".into()), ..update(id, OutboxStatus::Sent) }, std::slice::from_ref(&attempt)).await.unwrap());
     assert_eq!(store.list_attempts(id).await.unwrap(), [attempt]);
     let history: Vec<_> = store.list_history(id).await.unwrap().into_iter().map(|h| h.status).collect();
     assert_eq!(history, ["sent"]);

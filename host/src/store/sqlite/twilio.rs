@@ -107,7 +107,7 @@ impl TwilioStore for SqliteStore {
     }
 
     async fn list_opt_outs(&self) -> Result<Vec<OptOut>> {
-        self.read("list opt-outs", |conn| optouts::list(conn)).await
+        self.read("list opt-outs", optouts::list).await
     }
 
     async fn clear_opt_out_by_hand(&self, number: &str, by: &str, at: DateTime<Utc>) -> Result<Option<OptOutClearance>> {
