@@ -14,7 +14,7 @@
 //!
 //! PostgreSQL comes from `ML_CONNECTOR_TEST_POSTGRES_URL` (a URL whose user may create
 //! databases); unset, the bench starts a throwaway server with `scripts/postgres` and stops it
-//! at the end. `ML_CONNECTOR_BENCH_EVENTS` sets the events per setup (2000).
+//! at the end. `ML_CONNECTOR_TEST_REPLICAS_EVENTS` sets the events per setup (2000).
 
 use std::collections::HashSet;
 use std::io::{BufRead as _, BufReader};
@@ -45,7 +45,7 @@ const CONNECTIONS: usize = 32;
 const RATE: u32 = 1_000_000;
 
 fn main() {
-    let events: usize = std::env::var("ML_CONNECTOR_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
+    let events: usize = std::env::var("ML_CONNECTOR_TEST_REPLICAS_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
     let postgres = Postgres::start();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     println!("{}", machine());
