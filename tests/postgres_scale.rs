@@ -2,7 +2,8 @@
 //! drivers keep `twilio.messages_per_second` together; three replicas of the real binary take
 //! a burst of signed Wave webhooks, one SIGKILLed mid-burst, and every acknowledged event is
 //! dispatched and its message sent once; a replica killed while holding leases has its messages
-//! finished by another once the leases run out. Each test has a database of its own on the
+//! finished by another once the leases run out; a call Twilio refused is replayed with
+//! `messages replay` against the PostgreSQL store and sent. Each test has a database of its own on the
 //! server `scripts/postgres` starts (skipped without it outside CI, failed under `CI=true`).
 
 mod support;
@@ -30,7 +31,8 @@ const TEAM: &str = "+14155552671";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_sink_drivers_on_one_postgres_store_keep_the_deployment_wide_rate_together() {
-    let Some(url) = fresh_database("two_sink_drivers_on_one_postgres_store_keep_the_deployment_wide_rate_together").await else { return };
+    let Some(db) = fresh_database("two_sink_drivers_on_one_postgres_store_keep_the_deployment_wide_rate_together").await else { return };
+    let url = db.url.clone();
     let (twilio, base) = Twilio::start().await;
     let stores = [Arc::new(PgStore::connect(&url).await.unwrap()), Arc::new(PgStore::connect(&url).await.unwrap())];
     let messages = (0..20)
@@ -128,8 +130,12 @@ fn calls(site: &Site) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn three_replicas_share_a_burst_with_one_killed_and_every_acknowledged_event_is_sent_once() {
-    let Some(url) = fresh_database("three_replicas_share_a_burst_with_one_killed_and_every_acknowledged_event_is_sent_once").await else { return };
+    let Some(db) = fresh_database("three_replicas_share_a_burst_with_one_killed_and_every_acknowledged_event_is_sent_once").await else { return };
+    let url = db.url.clone();
     let (twilio, base) = Twilio::start().await;
+    // A replica killed after its request reached Twilio leaves a call the others must find in
+    // Twilio's list: the stand-in lists what it really created.
+    twilio.list_what_was_created();
     const RATE: u32 = 20;
     let site = replica_site(&url, &base, &base, "lease_secs = 5", &format!("messages_per_second = {RATE}"));
     site.set_secret("wave.webhook_secret", SECRET);
@@ -200,8 +206,10 @@ async fn three_replicas_share_a_burst_with_one_killed_and_every_acknowledged_eve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replica_killed_while_holding_leases_has_its_messages_finished_by_another() {
-    let Some(url) = fresh_database("a_replica_killed_while_holding_leases_has_its_messages_finished_by_another").await else { return };
+    let Some(db) = fresh_database("a_replica_killed_while_holding_leases_has_its_messages_finished_by_another").await else { return };
+    let url = db.url.clone();
     let (twilio, base) = Twilio::start().await;
+    twilio.list_what_was_created();
     // Replica A's Twilio accepts connections and never answers: its sends stay in flight.
     let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hole_base = format!("http://{}", hole.local_addr().unwrap());
@@ -240,4 +248,49 @@ async fn a_replica_killed_while_holding_leases_has_its_messages_finished_by_anot
         assert_eq!(store.get_message(id).await.unwrap().unwrap().row.status, OutboxStatus::Sent);
     }
     drop(b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_twilio_refused_is_replayed_from_the_cli_against_postgres_and_sent() {
+    let Some(db) = fresh_database("a_call_twilio_refused_is_replayed_from_the_cli_against_postgres_and_sent").await else { return };
+    let (twilio, base) = Twilio::start().await;
+    // The first call is refused for good, as Twilio refuses a number the account may not call
+    // until its geographic permissions are changed; after that the stand-in accepts calls.
+    twilio.script([Reply::error(400, 21215, "Account not authorized to call +14155552671. Perhaps you need to enable some international permissions")]);
+    let site = replica_site(&db.url, &base, &base, "", "");
+    site.set_secret("wave.webhook_secret", SECRET);
+    site.set_secret("twilio.auth_token", "token-e2e");
+    let server = site.start();
+    assert!(post(&reqwest::Client::new(), &server.base, "evt-replay").await);
+    site.wait_for("the refused call to fail", || calls(&site).first().is_some_and(|m| m["status"] == "failed"));
+    let failed = calls(&site).remove(0);
+    assert_eq!(failed["error_code"], 21215, "{failed:#}");
+
+    // The operator fixes the permissions and replays it through the CLI, on the same database.
+    let id = failed["id"].as_i64().unwrap().to_string();
+    let out = site.stdout(&["messages", "replay", &id]);
+    assert!(out.contains(&format!("message {id} re-queued (attempt series 2)")), "{out}");
+    site.wait_for("the replayed call to be sent", || calls(&site).first().is_some_and(|m| m["status"] == "sent"));
+
+    let call = calls(&site).remove(0);
+    assert_eq!(call["series"], 2);
+    let sid = call["sid"].as_str().expect("the sent call's SID");
+    let statuses: Vec<&str> = call["history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
+    assert_eq!((statuses.first(), statuses.last()), (Some(&"failed"), Some(&"sent")), "{statuses:?}");
+    assert!(statuses.contains(&"pending"), "the replay re-queued it: {statuses:?}");
+    // Both requests in the audit: the refusal in series 1, the accepted call in series 2.
+    let sends: Vec<(i64, i64, Option<&str>)> = call["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "call")
+        .map(|r| (r["series"].as_i64().unwrap(), r["http_status"].as_i64().unwrap(), r["sid"].as_str()))
+        .collect();
+    assert_eq!(sends, vec![(1, 400, None), (2, 201, Some(sid))]);
+    let posts = twilio.posts();
+    assert_eq!(posts.len(), 2, "one refused request, one accepted");
+    assert!(posts[1].param("StatusCallback").unwrap().ends_with("&series=2&attempt=1"), "{:?}", posts[1].param("StatusCallback"));
+    let text = site.stdout(&["audit", "--event", "evt-replay"]);
+    assert!(text.contains("Account not authorized to call") && text.contains(sid), "{text}");
+    drop(server);
 }

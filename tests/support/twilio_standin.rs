@@ -1,10 +1,12 @@
 //! A Twilio stand-in: a real HTTP server on 127.0.0.1 that records every request and answers
 //! from a script (by default: 201 with a fresh SID for Messages and Calls, a valid mobile for
-//! Lookups, an empty list for list requests). Used by the sender's tests and shipped as the
+//! Lookups, an empty list for list requests, or with [`Twilio::list_what_was_created`] the
+//! messages and calls it really created). Used by the sender's tests and shipped as the
 //! `twilio-stand-in` example (`cargo run --example twilio-stand-in`).
 #![allow(dead_code)] // each test binary (and the example) uses a different subset
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -85,6 +87,10 @@ pub struct Twilio {
     pub lookups: Mutex<HashMap<String, Value>>,
     /// The answer to list requests (ambiguous-send reconciliation).
     pub list: Mutex<Value>,
+    /// List requests answer with [`Twilio::creates`] instead of `list`.
+    pub lists_show_creates: AtomicBool,
+    /// Every message and call created (answered 2xx), as Twilio lists them.
+    pub creates: Mutex<Vec<Value>>,
     counter: Mutex<u32>,
 }
 
@@ -112,6 +118,13 @@ impl Twilio {
     /// Sets the Lookups answer for `number`.
     pub fn lookup(&self, number: &str, answer: Value) {
         self.lookups.lock().unwrap().insert(number.to_owned(), answer);
+    }
+
+    /// Answers list requests with the messages (or calls) really created to the `To` asked
+    /// about, as Twilio does, instead of the scripted `list`: a sender that reconciles after a
+    /// replica died mid-request finds exactly what that request created.
+    pub fn list_what_was_created(&self) {
+        self.lists_show_creates.store(true, Ordering::SeqCst);
     }
 
     /// Every request so far.
@@ -147,6 +160,9 @@ async fn handle(State(tw): State<Arc<Twilio>>, method: Method, uri: Uri, headers
         return (StatusCode::OK, axum::Json(answer)).into_response();
     }
     if method == Method::GET {
+        if tw.lists_show_creates.load(Ordering::SeqCst) {
+            return (StatusCode::OK, axum::Json(list_of_creates(&tw, &rec))).into_response();
+        }
         return (StatusCode::OK, axum::Json(tw.list.lock().unwrap().clone())).into_response();
     }
     let reply = tw.script.lock().unwrap().pop_front();
@@ -159,11 +175,42 @@ async fn handle(State(tw): State<Arc<Twilio>>, method: Method, uri: Uri, headers
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
+    record_create(&tw, &rec, &reply);
     let mut response = (StatusCode::from_u16(reply.status).unwrap(), axum::Json(reply.body)).into_response();
     if let Some(v) = reply.retry_after {
         response.headers_mut().insert("retry-after", v.parse().unwrap());
     }
     response
+}
+
+/// Keeps a 2xx-answered create the way Twilio's list shows it.
+fn record_create(tw: &Twilio, rec: &Recorded, reply: &Reply) {
+    let Some(sid) = reply.body.get("sid").and_then(Value::as_str).filter(|_| (200..300).contains(&reply.status)) else { return };
+    let uri = format!("{}/{sid}.json", rec.path.trim_end_matches(".json"));
+    let date = chrono::Utc::now().to_rfc2822();
+    let mut item = json!({"sid": sid, "uri": uri, "to": rec.param("To"), "from": rec.param("From"), "status": "queued", "date_created": date});
+    if rec.path.ends_with("Messages.json") {
+        item["body"] = json!(rec.param("Body"));
+    }
+    tw.creates.lock().unwrap().push(item);
+}
+
+/// A list answer from what was created, newest first as Twilio lists: the resource the path
+/// names, to the `To` asked about.
+fn list_of_creates(tw: &Twilio, rec: &Recorded) -> Value {
+    let key = if rec.path.ends_with("Calls.json") { "calls" } else { "messages" };
+    let prefix = format!("{}/", rec.path.trim_end_matches(".json"));
+    let to = rec.param("To");
+    let items: Vec<Value> = tw
+        .creates
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .filter(|item| item["uri"].as_str().is_some_and(|u| u.starts_with(&prefix)) && (to.is_none() || item["to"].as_str() == to))
+        .cloned()
+        .collect();
+    json!({ key: items })
 }
 
 fn percent_decode(text: &str) -> String {

@@ -12,22 +12,22 @@ use crate::store::{Lease, NewEvent, Wakes};
 
 #[path = "../../../../tests/support/postgres.rs"]
 mod test_server;
-use test_server::fresh_database;
+use test_server::{TestDatabase, fresh_database};
 
 async fn store_on(url: &str) -> Arc<dyn Store> {
     Arc::new(PgStore::connect(url).await.expect("open the PostgreSQL store"))
 }
 
-/// A fresh store, or `None` (skipped).
-async fn fresh_for(test: &str) -> Option<(String, Arc<dyn Store>)> {
-    let url = fresh_database(test).await?;
-    let store = store_on(&url).await;
-    Some((url, store))
+/// A fresh store on its own database (dropped with the [`TestDatabase`]), or `None` (skipped).
+async fn fresh_for(test: &str) -> Option<(TestDatabase, Arc<dyn Store>)> {
+    let db = fresh_database(test).await?;
+    let store = store_on(&db.url).await;
+    Some((db, store))
 }
 
 /// A fresh store for the conformance suite, or `None`: skipped (or failed under CI).
-async fn fresh() -> Option<((), Arc<dyn Store>)> {
-    fresh_for("postgres conformance").await.map(|(_, store)| ((), store))
+async fn fresh() -> Option<(TestDatabase, Arc<dyn Store>)> {
+    fresh_for("postgres conformance").await
 }
 
 conformance_suite!(fresh);
@@ -47,11 +47,11 @@ fn event(id: &str) -> NewEvent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_with_a_newer_schema_is_refused_untouched() {
-    let Some((url, _store)) = fresh_for("a_database_with_a_newer_schema_is_refused_untouched").await else { return };
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    let Some((db, _store)) = fresh_for("a_database_with_a_newer_schema_is_refused_untouched").await else { return };
+    let (client, connection) = tokio_postgres::connect(&db.url, NoTls).await.unwrap();
     tokio::spawn(connection);
     client.batch_execute("UPDATE schema_version SET version = 99").await.unwrap();
-    let err = PgStore::connect(&url).await.err().expect("a newer schema is refused");
+    let err = PgStore::connect(&db.url).await.err().expect("a newer schema is refused");
     assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }), "{err}");
     assert!(err.to_string().contains("newer than the 3 this build knows"), "{err}");
     let version: i64 = client.query_one("SELECT version FROM schema_version", &[]).await.unwrap().get(0);
@@ -60,16 +60,16 @@ async fn a_database_with_a_newer_schema_is_refused_untouched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reopening_a_current_database_migrates_nothing_and_keeps_its_rows() {
-    let Some((url, store)) = fresh_for("reopening_a_current_database_migrates_nothing_and_keeps_its_rows").await else { return };
+    let Some((db, store)) = fresh_for("reopening_a_current_database_migrates_nothing_and_keeps_its_rows").await else { return };
     store.insert_events(vec![event("kept")]).await.unwrap();
-    let again = store_on(&url).await;
+    let again = store_on(&db.url).await;
     assert!(again.get_event("kept").await.unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_location_names_the_database_without_the_password() {
-    let Some((url, _)) = fresh_for("the_location_names_the_database_without_the_password").await else { return };
-    let with_password = url.replacen("://postgres@", "://postgres:hunter2@", 1);
+    let Some((db, _)) = fresh_for("the_location_names_the_database_without_the_password").await else { return };
+    let with_password = db.url.replacen("://postgres@", "://postgres:hunter2@", 1);
     let store = store_on(&with_password).await;
     assert!(!store.location().contains("hunter2"), "{}", store.location());
     assert!(store.location().starts_with("postgres://postgres@127.0.0.1:"), "{}", store.location());
@@ -77,8 +77,8 @@ async fn the_location_names_the_database_without_the_password() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_stored_by_one_store_wakes_the_dispatcher_watching_another() {
-    let Some((url, writer)) = fresh_for("an_event_stored_by_one_store_wakes_the_dispatcher_watching_another").await else { return };
-    let watcher = store_on(&url).await;
+    let Some((db, writer)) = fresh_for("an_event_stored_by_one_store_wakes_the_dispatcher_watching_another").await else { return };
+    let watcher = store_on(&db.url).await;
     let wakes = Wakes::default();
     watcher.watch(wakes.clone());
     // The listener wakes both once when it starts listening; wait for that, then for the event.
@@ -89,8 +89,8 @@ async fn an_event_stored_by_one_store_wakes_the_dispatcher_watching_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_stores_claiming_at_once_never_share_an_event() {
-    let Some((url, first)) = fresh_for("two_stores_claiming_at_once_never_share_an_event").await else { return };
-    let second = store_on(&url).await;
+    let Some((db, first)) = fresh_for("two_stores_claiming_at_once_never_share_an_event").await else { return };
+    let second = store_on(&db.url).await;
     let events: Vec<_> = (0..200).map(|i| event(&format!("e{i:03}"))).collect();
     first.insert_events(events).await.unwrap();
     let claim_all = |store: Arc<dyn Store>, holder: &'static str| async move {
@@ -118,8 +118,8 @@ async fn two_stores_claiming_at_once_never_share_an_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_slots_reserved_through_two_stores_are_one_period_apart() {
-    let Some((url, first)) = fresh_for("send_slots_reserved_through_two_stores_are_one_period_apart").await else { return };
-    let second = store_on(&url).await;
+    let Some((db, first)) = fresh_for("send_slots_reserved_through_two_stores_are_one_period_apart").await else { return };
+    let second = store_on(&db.url).await;
     let period = Duration::from_millis(100);
     let mut waits = Vec::new();
     for i in 0..10 {
