@@ -157,6 +157,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("store", "cache_dir", Kind::Text),
     ("store", "lease_secs", Kind::Integer),
     ("store", "run_retention_days", Kind::Integer),
+    ("store", "max_size_mib", Kind::Integer),
     ("secrets", "master_key_file", Kind::Text),
     ("wave", "business_id", Kind::Text),
     ("wave", "client_id", Kind::Text),

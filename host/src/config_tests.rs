@@ -22,6 +22,7 @@ path = "/var/lib/ml-connector/db.sqlite"
 cache_dir = "/var/cache/ml-connector"
 lease_secs = 45
 run_retention_days = 7
+max_size_mib = 512
 url = "postgres://connector@db.example.com:5432/connector"
 
 [secrets]
@@ -178,6 +179,7 @@ fn the_full_example_file_loads() {
         config.store.resolved_cache_dir(),
         PathBuf::from("/var/cache/ml-connector")
     );
+    assert_eq!(config.store.max_size_mib, Some(512));
     assert_eq!(
         config.secrets.master_key_file,
         Some(PathBuf::from("/etc/ml-connector/master.key"))

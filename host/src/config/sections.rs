@@ -94,6 +94,11 @@ pub struct StoreConfig {
     /// and shadow runs (30).
     #[serde(deserialize_with = "positive")]
     pub run_retention_days: u64,
+    /// Caps the SQLite database at this many MiB (unset: no cap beyond the disk's). A full
+    /// store answers webhooks 503 with `Retry-After` and keeps everything it acknowledged;
+    /// raise the cap (or free the disk) and the senders' retries get through. SQLite only.
+    #[serde(deserialize_with = "opt_positive")]
+    pub max_size_mib: Option<u64>,
 }
 
 impl Default for StoreConfig {
@@ -104,6 +109,7 @@ impl Default for StoreConfig {
             cache_dir: None,
             lease_secs: 30,
             run_retention_days: 30,
+            max_size_mib: None,
         }
     }
 }

@@ -125,7 +125,8 @@ pub struct MessageUpdate {
     pub sending_since: Option<DateTime<Utc>>,
     /// The resolved number, when known.
     pub to_number: Option<String>,
-    /// The remote's id.
+    /// The remote's id. `None` on a row left `sending` keeps a SID that a status callback
+    /// linked meanwhile (its request's answer was lost, the callback was not).
     pub sid: Option<String>,
     /// The remote's error code.
     pub error_code: Option<i64>,

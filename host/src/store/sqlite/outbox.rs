@@ -250,7 +250,8 @@ impl OutboxStore for SqliteStore {
             let changed = tx
                 .execute(
                     "UPDATE outbox SET status = ?2, attempts = ?3, next_attempt_at = ?4,
-                         sending_since = ?5, to_number = COALESCE(?6, to_number), sid = ?7,
+                         sending_since = ?5, to_number = COALESCE(?6, to_number),
+                         sid = CASE WHEN ?2 = 'sending' THEN COALESCE(?7, sid) ELSE ?7 END,
                          error_code = ?8, error_message = ?9, updated_at = ?10,
                          claimed_by = CASE WHEN ?12 THEN claimed_by END,
                          lease_until = CASE WHEN ?12 THEN ?13 END
