@@ -225,7 +225,8 @@ async fn a_replica_killed_while_holding_leases_has_its_messages_finished_by_anot
     let in_flight: Vec<i64> = a_site.audit(&["--status", "sending"]).iter().map(|m| m["id"].as_i64().unwrap()).collect();
     a.kill();
 
-    let b_site = replica_site(&url, &base, &base, "lease_secs = 2", "");
+    // B waits a second (not a minute) for a status callback naming A's call before listing.
+    let b_site = replica_site(&url, &base, &base, "lease_secs = 2", "call_callback_wait_ms = 1000");
     let b = b_site.start();
     b_site.wait_for("replica B to finish every call", || calls(&b_site).iter().filter(|m| m["status"] == "sent").count() == 3);
     assert_eq!(twilio.posts().len(), 3, "each call sent once, by B");

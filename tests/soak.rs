@@ -40,6 +40,8 @@ const TWILIO_TIMEOUT: Duration = Duration::from_millis(800);
 /// How long the stand-in's calls last (their `completed` callback comes then), longer than a
 /// restart takes, as real calls are.
 const CALL_DURATION: Duration = Duration::from_millis(1500);
+/// How long an unanswered call waits for that callback before the sender lists calls.
+const CALL_CALLBACK_WAIT: Duration = Duration::from_millis(3000);
 
 /// The run's size: `ML_CONNECTOR_TEST_SOAK_EVENTS` (24), `ML_CONNECTOR_TEST_SOAK_KILLS` (3) and
 /// `ML_CONNECTOR_TEST_SOAK_SEED` (18).
@@ -70,12 +72,13 @@ fn soak_site(port: u16, wave: &wave_standin::StandIn, twilio: &str) -> Site {
          [wave]\nbusiness_id = \"{BUSINESS}\"\nclient_id = \"client-soak\"\ntoken_url = \"{token}\"\ngraphql_url = \"{graphql}\"\nauthorize_url = \"{authorize}\"\n\
          [twilio]\naccount_sid = \"{ACCOUNT}\"\nfrom = \"{FROM}\"\napi_base = \"{twilio}\"\nlookups_base = \"{twilio}\"\nmode = \"live\"\n\
          messages_per_second = 100\nrequest_timeout_ms = {timeout}\nmax_retries = {MAX_RETRIES}\nretry_base_ms = 50\n\
-         [team]\naccounting = \"{TEAM}\"\n[builtin_plugins]\nenabled = false\n[[plugins]]\nname = \"invoice-overdue\"\n",
+         call_callback_wait_ms = {wait}\n[team]\naccounting = \"{TEAM}\"\n[builtin_plugins]\nenabled = false\n[[plugins]]\nname = \"invoice-overdue\"\n",
         db = site.dir.path().join("connector.db").display(),
         token = wave.token_url(),
         graphql = wave.graphql_url(),
         authorize = wave.authorize_url(),
         timeout = TWILIO_TIMEOUT.as_millis(),
+        wait = CALL_CALLBACK_WAIT.as_millis(),
     );
     std::fs::write(site.config(), config).unwrap();
     site.set_secret("wave.webhook_secret", WEBHOOK_SECRET);

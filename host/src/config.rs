@@ -179,6 +179,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("twilio", "request_timeout_ms", Kind::Integer),
     ("twilio", "max_retries", Kind::Integer),
     ("twilio", "retry_base_ms", Kind::Integer),
+    ("twilio", "call_callback_wait_ms", Kind::Integer),
     ("builtin_plugins", "enabled", Kind::Boolean),
     ("console", "enabled", Kind::Boolean),
 ];

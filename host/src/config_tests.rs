@@ -50,6 +50,7 @@ timezone = "-05:00"
 request_timeout_ms = 5000
 max_retries = 2
 retry_base_ms = 250
+call_callback_wait_ms = 30000
 
 [team]
 billing = "+15555550100"

@@ -225,6 +225,12 @@ pub struct TwilioConfig {
     /// `base * 2^(n-1)` (full jitter), capped at 5 minutes, unless `Retry-After` says otherwise.
     #[serde(deserialize_with = "positive")]
     pub retry_base_ms: u64,
+    /// How long a call whose request went unanswered (a timeout, a crash) waits for Twilio's
+    /// status callback, which names its message, before the sender looks for it in Twilio's
+    /// list of calls (60000): calls to one number carry nothing in that list to tell them
+    /// apart, and Twilio calls back when the call ends.
+    #[serde(deserialize_with = "positive")]
+    pub call_callback_wait_ms: u64,
 }
 
 impl Default for TwilioConfig {
@@ -243,6 +249,7 @@ impl Default for TwilioConfig {
             request_timeout_ms: 10_000,
             max_retries: 3,
             retry_base_ms: 1_000,
+            call_callback_wait_ms: 60_000,
         }
     }
 }

@@ -21,7 +21,7 @@ use super::quiet_hours::quiet_until;
 use super::retry::{Backoff, MAX_DELAY};
 use super::{Resolution, Sink, SinkError};
 use crate::config::{Config, QuietHours};
-use crate::model::Recipient;
+use crate::model::{Channel, Recipient};
 use crate::timezone::Timezone;
 use crate::store::{Attempt, Lease, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore, StoreError};
 
@@ -51,6 +51,10 @@ pub struct DriverSettings {
     pub poll_interval: Duration,
     /// Messages in flight at once.
     pub concurrency: usize,
+    /// How long a call left `sending` by an unanswered request waits for the status callback
+    /// naming its message before the list is searched: the list cannot tell calls to one
+    /// number apart.
+    pub call_callback_wait: Duration,
 }
 
 impl DriverSettings {
@@ -65,6 +69,7 @@ impl DriverSettings {
             backoff: Backoff { base: Duration::from_millis(t.retry_base_ms), cap: MAX_DELAY },
             poll_interval: Duration::from_millis(100),
             concurrency: 16,
+            call_callback_wait: Duration::from_millis(t.call_callback_wait_ms),
         }
     }
 }
@@ -184,6 +189,26 @@ impl SinkDriver {
             self.store.update_message(&self.lease, &update, &log).await?;
             tracing::info!(outbox_id = m.row.id, sid = %id, "Adopted a send its status callback linked.");
             return Ok(());
+        }
+        if m.row.status == OutboxStatus::Sending
+            && live
+            && m.row.channel == Channel::Call
+            && let Some(since) = m.sending_since
+        {
+            // A call's answer was lost: wait for the status callback naming it before listing,
+            // since the list cannot tell calls to one number apart (another message could adopt
+            // it, and this one would call again).
+            let until = since + TimeDelta::from_std(self.settings.call_callback_wait).unwrap_or_default();
+            if Utc::now() < until {
+                let update = MessageUpdate {
+                    next_attempt_at: Some(until),
+                    sending_since: m.sending_since,
+                    history: None,
+                    ..base_update(&m, OutboxStatus::Sending)
+                };
+                self.store.update_message(&self.lease, &update, &log).await?;
+                return Ok(());
+            }
         }
         if m.row.status == OutboxStatus::Sending
             && live
