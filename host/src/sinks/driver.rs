@@ -29,6 +29,8 @@ use crate::store::{Attempt, Lease, MessageUpdate, OutboxMessage, OutboxRow, Outb
 const BATCH: usize = 64;
 /// Reconciliations of one message in a row when the SID found is taken by another meanwhile.
 const ADOPT_TRIES: usize = 3;
+/// An ambiguous call waiting for other calls to its number to be answered looks again after this.
+const RECONCILE_DEFER: Duration = Duration::from_millis(500);
 /// After a store failure, wait this long before claiming again.
 const STORE_RETRY: Duration = Duration::from_secs(2);
 
@@ -214,10 +216,19 @@ impl SinkDriver {
             && live
             && let (Some(to), Some(since)) = (m.to_number.clone(), m.sending_since)
         {
+            // Calls to one number cannot be told apart in the list: search it only while no
+            // other call to the number may still be unanswered (it could own what is listed).
+            if self.others_in_flight(&m, &to).await? {
+                return self.defer_reconcile(&m, log).await;
+            }
             // A SID another message adopted meanwhile is refused by the store: list again.
             let mut reconciled = self.sink.reconcile(&m, &to, since, &mut log).await;
             for _ in 0..ADOPT_TRIES {
                 let Ok(Some(id)) = &reconciled else { break };
+                // Checked after the list: a call begun since could be what it shows unheld.
+                if self.others_in_flight(&m, &to).await? {
+                    return self.defer_reconcile(&m, log).await;
+                }
                 let update = MessageUpdate {
                     sid: Some(id.clone()),
                     history: Some(format!("sent: adopted {id}, found in {}'s list after an unanswered attempt", self.sink.name())),
@@ -328,6 +339,26 @@ impl SinkDriver {
             }
             Err(e) => self.after_failure(&m, attempts, e, log, false).await,
         }
+    }
+
+    /// Whether another call to `to` begun within the callback wait has no SID yet (its answer
+    /// or status callback may still come): while one has, an unheld call in the list may be
+    /// that message's, so `m` does not search the list. SMS are matched by body and never wait.
+    async fn others_in_flight(&self, m: &OutboxMessage, to: &str) -> Result<bool, StoreError> {
+        if m.row.channel != Channel::Call {
+            return Ok(false);
+        }
+        let since = Utc::now() - TimeDelta::from_std(self.settings.call_callback_wait).unwrap_or_default();
+        self.store.others_in_flight(m.row.id, m.row.channel, to, since).await
+    }
+
+    /// Leaves an ambiguous call `sending` and looks again shortly, without spending an attempt.
+    async fn defer_reconcile(&self, m: &OutboxMessage, log: Vec<Attempt>) -> Result<(), StoreError> {
+        let at = Utc::now() + TimeDelta::from_std(RECONCILE_DEFER).unwrap_or_default();
+        let update = MessageUpdate { next_attempt_at: Some(at), sending_since: m.sending_since, history: None, ..base_update(m, OutboxStatus::Sending) };
+        self.store.update_message(&self.lease, &update, &log).await?;
+        tracing::debug!(outbox_id = m.row.id, "Another call to the number is unanswered; searching the list later.");
+        Ok(())
     }
 
     /// Defers a message inside the quiet window to its end; `true` when it did.

@@ -259,6 +259,11 @@ pub trait OutboxStore: Send + Sync {
     /// How many messages are in `status` (e.g. the queue: pending and sending).
     async fn count_messages(&self, status: OutboxStatus) -> Result<u64>;
 
+    /// Whether a message other than `id` on `channel` to `to_number` is `sending` with no
+    /// remote id, its attempt begun after `since`: its request may still be unanswered, so an
+    /// unheld item in the remote's list may be that message's.
+    async fn others_in_flight(&self, id: i64, channel: Channel, to_number: &str, since: DateTime<Utc>) -> Result<bool>;
+
     /// Applies a state change and records `attempts` and the history line, in one transaction.
     /// Only a `pending` or `sending` row that `lease` holds (or nobody holds) changes: `false`,
     /// and nothing written, if it was cancelled, replayed, finished or taken over meanwhile. The

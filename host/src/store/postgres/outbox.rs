@@ -176,6 +176,21 @@ impl OutboxStore for PgStore {
         self.reserve_slot(name, period).await.map(Some)
     }
 
+    async fn others_in_flight(&self, id: i64, channel: Channel, to_number: &str, since: DateTime<Utc>) -> Result<bool> {
+        const OP: &str = "find messages in flight";
+        self.client(OP)
+            .await?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE id <> $1 AND channel = $2 AND to_number = $3
+                     AND status = 'sending' AND sid IS NULL AND sending_since > $4)",
+                &[&id, &channel.as_str(), &to_number, &millis(since)],
+            )
+            .await
+            .op(OP)?
+            .try_get(0)
+            .op(OP)
+    }
+
     async fn update_message(&self, lease: &Lease, update: &MessageUpdate, attempts: &[Attempt]) -> Result<bool> {
         const OP: &str = "update message";
         let now = millis(Utc::now());
