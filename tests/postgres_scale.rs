@@ -135,7 +135,7 @@ async fn three_replicas_share_a_burst_with_one_killed_and_every_acknowledged_eve
     let (twilio, base) = Twilio::start().await;
     // A replica killed after its request reached Twilio leaves a call the others must find in
     // Twilio's list: the stand-in lists what it really created.
-    twilio.list_what_was_created();
+    twilio.behave_like_twilio("token-e2e", std::time::Duration::from_secs(1), None);
     const RATE: u32 = 20;
     let site = replica_site(&url, &base, &base, "lease_secs = 5", &format!("messages_per_second = {RATE}"));
     site.set_secret("wave.webhook_secret", SECRET);
@@ -209,7 +209,7 @@ async fn a_replica_killed_while_holding_leases_has_its_messages_finished_by_anot
     let Some(db) = fresh_database("a_replica_killed_while_holding_leases_has_its_messages_finished_by_another").await else { return };
     let url = db.url.clone();
     let (twilio, base) = Twilio::start().await;
-    twilio.list_what_was_created();
+    twilio.behave_like_twilio("token-e2e", std::time::Duration::from_secs(1), None);
     // Replica A's Twilio accepts connections and never answers: its sends stay in flight.
     let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hole_base = format!("http://{}", hole.local_addr().unwrap());
@@ -233,7 +233,8 @@ async fn a_replica_killed_while_holding_leases_has_its_messages_finished_by_anot
     let in_flight: Vec<i64> = a_site.audit(&["--status", "sending"]).iter().map(|m| m["id"].as_i64().unwrap()).collect();
     a.kill();
 
-    let b_site = replica_site(&url, &base, &base, "lease_secs = 2", "");
+    // B waits a second (not a minute) for a status callback naming A's call before listing.
+    let b_site = replica_site(&url, &base, &base, "lease_secs = 2", "call_callback_wait_ms = 1000");
     let b = b_site.start();
     b_site.wait_for("replica B to finish every call", || calls(&b_site).iter().filter(|m| m["status"] == "sent").count() == 3);
     assert_eq!(twilio.posts().len(), 3, "each call sent once, by B");

@@ -270,7 +270,7 @@ fn invalid_grant_breaks_the_connection_and_events_wait_in_the_store() {
         let app = App::build(config, world.store.clone(), Some(world.key.clone())).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(ml_connector::server::serve(listener, app.router(), std::future::pending()));
+        tokio::spawn(ml_connector::server::serve(listener, app.router(), std::time::Duration::from_secs(30), std::future::pending()));
         let response = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()

@@ -170,7 +170,7 @@ impl App {
         let pollers: Vec<_> = self.pollers.into_iter().map(|p| tokio::spawn(p.run(stop_rx.clone()))).collect();
         let sending: Vec<_> = self.sinks.into_iter().map(|d| tokio::spawn(d.run(stop_rx.clone()))).collect();
         let dispatching = tokio::spawn(self.dispatcher.run(self.events_wake, stop_rx));
-        crate::server::serve(listener, self.router, shutdown).await.map_err(|cause| AppError::Serve { listen, cause })?;
+        crate::server::serve(listener, self.router, Duration::from_millis(self.config.server.request_timeout_ms), shutdown).await.map_err(|cause| AppError::Serve { listen, cause })?;
         tracing::info!("Stopped accepting; finishing the dispatch in progress.");
         stop_tx.send(true).ok();
         tokio::time::timeout(STOP_TIMEOUT, dispatching).await.map_err(|_| AppError::Stuck("dispatcher"))?.ok();

@@ -161,6 +161,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("store", "cache_dir", Kind::Text),
     ("store", "lease_secs", Kind::Integer),
     ("store", "run_retention_days", Kind::Integer),
+    ("store", "max_size_mib", Kind::Integer),
     ("secrets", "master_key_file", Kind::Text),
     ("wave", "business_id", Kind::Text),
     ("wave", "client_id", Kind::Text),
@@ -182,6 +183,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("twilio", "request_timeout_ms", Kind::Integer),
     ("twilio", "max_retries", Kind::Integer),
     ("twilio", "retry_base_ms", Kind::Integer),
+    ("twilio", "call_callback_wait_ms", Kind::Integer),
     ("builtin_plugins", "enabled", Kind::Boolean),
     ("console", "enabled", Kind::Boolean),
 ];

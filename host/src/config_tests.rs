@@ -22,6 +22,7 @@ path = "/var/lib/ml-connector/db.sqlite"
 cache_dir = "/var/cache/ml-connector"
 lease_secs = 45
 run_retention_days = 7
+max_size_mib = 512
 url = "postgres://connector@db.example.com:5432/connector"
 
 [secrets]
@@ -49,6 +50,7 @@ timezone = "-05:00"
 request_timeout_ms = 5000
 max_retries = 2
 retry_base_ms = 250
+call_callback_wait_ms = 30000
 
 [team]
 billing = "+15555550100"
@@ -178,6 +180,7 @@ fn the_full_example_file_loads() {
         config.store.resolved_cache_dir(),
         PathBuf::from("/var/cache/ml-connector")
     );
+    assert_eq!(config.store.max_size_mib, Some(512));
     assert_eq!(
         config.secrets.master_key_file,
         Some(PathBuf::from("/etc/ml-connector/master.key"))

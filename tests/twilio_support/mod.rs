@@ -59,6 +59,7 @@ pub fn settings(mode: TwilioMode) -> SenderSettings {
             backoff: Backoff { base: Duration::from_millis(5), cap: Duration::from_millis(50) },
             poll_interval: Duration::from_millis(20),
             concurrency: 8,
+            call_callback_wait: Duration::ZERO,
         },
     }
 }

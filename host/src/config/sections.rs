@@ -110,6 +110,11 @@ pub struct StoreConfig {
     /// and shadow runs (30).
     #[serde(deserialize_with = "positive")]
     pub run_retention_days: u64,
+    /// Caps the SQLite database at this many MiB (unset: no cap beyond the disk's). A full
+    /// store answers webhooks 503 with `Retry-After` and keeps everything it acknowledged;
+    /// raise the cap (or free the disk) and the senders' retries get through. SQLite only.
+    #[serde(deserialize_with = "opt_positive")]
+    pub max_size_mib: Option<u64>,
 }
 
 impl Default for StoreConfig {
@@ -120,6 +125,7 @@ impl Default for StoreConfig {
             cache_dir: None,
             lease_secs: 30,
             run_retention_days: 30,
+            max_size_mib: None,
         }
     }
 }
@@ -235,6 +241,12 @@ pub struct TwilioConfig {
     /// `base * 2^(n-1)` (full jitter), capped at 5 minutes, unless `Retry-After` says otherwise.
     #[serde(deserialize_with = "positive")]
     pub retry_base_ms: u64,
+    /// How long a call whose request went unanswered (a timeout, a crash) waits for Twilio's
+    /// status callback, which names its message, before the sender looks for it in Twilio's
+    /// list of calls (60000): calls to one number carry nothing in that list to tell them
+    /// apart, and Twilio calls back when the call ends.
+    #[serde(deserialize_with = "positive")]
+    pub call_callback_wait_ms: u64,
 }
 
 impl Default for TwilioConfig {
@@ -253,6 +265,7 @@ impl Default for TwilioConfig {
             request_timeout_ms: 10_000,
             max_retries: 3,
             retry_base_ms: 1_000,
+            call_callback_wait_ms: 60_000,
         }
     }
 }

@@ -23,7 +23,7 @@ use super::quiet_hours::quiet_until;
 use super::retry::{Backoff, MAX_DELAY};
 use super::{Resolution, Sink, SinkError};
 use crate::config::{Config, QuietHours};
-use crate::model::Recipient;
+use crate::model::{Channel, Recipient};
 use crate::timezone::Timezone;
 use crate::store::{Attempt, Lease, MessageUpdate, OutboxMessage, OutboxRow, OutboxStatus, OutboxStore, StoreError};
 
@@ -36,6 +36,8 @@ const CONCURRENCY: usize = 32;
 const IN_PROGRESS_PER_REQUEST: usize = 4;
 /// Reconciliations of one message in a row when the SID found is taken by another meanwhile.
 const ADOPT_TRIES: usize = 3;
+/// An ambiguous call waiting for other calls to its number to be answered looks again after this.
+const RECONCILE_DEFER: Duration = Duration::from_millis(500);
 /// After a store failure, wait this long before claiming again.
 const STORE_RETRY: Duration = Duration::from_secs(2);
 
@@ -59,6 +61,10 @@ pub struct DriverSettings {
     /// Requests to the remote in flight at once; without a rate limit, a few times more
     /// messages are in progress (waiting for their durable state writes).
     pub concurrency: usize,
+    /// How long a call left `sending` by an unanswered request waits for the status callback
+    /// naming its message before the list is searched: the list cannot tell calls to one
+    /// number apart.
+    pub call_callback_wait: Duration,
 }
 
 impl DriverSettings {
@@ -73,6 +79,7 @@ impl DriverSettings {
             backoff: Backoff { base: Duration::from_millis(t.retry_base_ms), cap: MAX_DELAY },
             poll_interval: Duration::from_millis(100),
             concurrency: CONCURRENCY,
+            call_callback_wait: Duration::from_millis(t.call_callback_wait_ms),
         }
     }
 }
@@ -224,12 +231,41 @@ impl SinkDriver {
         }
         if m.row.status == OutboxStatus::Sending
             && live
+            && m.row.channel == Channel::Call
+            && let Some(since) = m.sending_since
+        {
+            // A call's answer was lost: wait for the status callback naming it before listing,
+            // since the list cannot tell calls to one number apart (another message could adopt
+            // it, and this one would call again).
+            let until = since + TimeDelta::from_std(self.settings.call_callback_wait).unwrap_or_default();
+            if Utc::now() < until {
+                let update = MessageUpdate {
+                    next_attempt_at: Some(until),
+                    sending_since: m.sending_since,
+                    history: None,
+                    ..base_update(&m, OutboxStatus::Sending)
+                };
+                self.store.update_message(&self.lease, &update, &log).await?;
+                return Ok(());
+            }
+        }
+        if m.row.status == OutboxStatus::Sending
+            && live
             && let (Some(to), Some(since)) = (m.to_number.clone(), m.sending_since)
         {
+            // Calls to one number cannot be told apart in the list: search it only while no
+            // other call to the number may still be unanswered (it could own what is listed).
+            if self.others_in_flight(&m, &to).await? {
+                return self.defer_reconcile(&m, log).await;
+            }
             // A SID another message adopted meanwhile is refused by the store: list again.
             let mut reconciled = self.sink.reconcile(&m, &to, since, &mut log).await;
             for _ in 0..ADOPT_TRIES {
                 let Ok(Some(id)) = &reconciled else { break };
+                // Checked after the list: a call begun since could be what it shows unheld.
+                if self.others_in_flight(&m, &to).await? {
+                    return self.defer_reconcile(&m, log).await;
+                }
                 let update = MessageUpdate {
                     sid: Some(id.clone()),
                     history: Some(format!("sent: adopted {id}, found in {}'s list after an unanswered attempt", self.sink.name())),
@@ -344,6 +380,26 @@ impl SinkDriver {
             }
             Err(e) => self.after_failure(&m, attempts, e, log, false).await,
         }
+    }
+
+    /// Whether another call to `to` begun within the callback wait has no SID yet (its answer
+    /// or status callback may still come): while one has, an unheld call in the list may be
+    /// that message's, so `m` does not search the list. SMS are matched by body and never wait.
+    async fn others_in_flight(&self, m: &OutboxMessage, to: &str) -> Result<bool, StoreError> {
+        if m.row.channel != Channel::Call {
+            return Ok(false);
+        }
+        let since = Utc::now() - TimeDelta::from_std(self.settings.call_callback_wait).unwrap_or_default();
+        self.store.others_in_flight(m.row.id, m.row.channel, to, since).await
+    }
+
+    /// Leaves an ambiguous call `sending` and looks again shortly, without spending an attempt.
+    async fn defer_reconcile(&self, m: &OutboxMessage, log: Vec<Attempt>) -> Result<(), StoreError> {
+        let at = Utc::now() + TimeDelta::from_std(RECONCILE_DEFER).unwrap_or_default();
+        let update = MessageUpdate { next_attempt_at: Some(at), sending_since: m.sending_since, history: None, ..base_update(m, OutboxStatus::Sending) };
+        self.store.update_message(&self.lease, &update, &log).await?;
+        tracing::debug!(outbox_id = m.row.id, "Another call to the number is unanswered; searching the list later.");
+        Ok(())
     }
 
     /// Defers a message inside the quiet window to its end; `true` when it did.

@@ -65,6 +65,7 @@ macro_rules! conformance_suite {
             one_sid_is_never_held_by_two_messages,
             a_tagged_callback_links_an_unrecorded_sid_to_its_sending_message,
             a_tagged_callback_never_moves_a_sid_another_message_holds,
+            another_message_in_flight_to_a_number_is_seen_until_it_holds_a_sid,
         );
     };
     (@tests $fresh:path; $($name:ident),+ $(,)?) => {
@@ -978,6 +979,20 @@ pub(crate) async fn a_tagged_callback_links_an_unrecorded_sid_to_its_sending_mes
     let ignored = store.record_status_callback(&tagged("CA10", "completed", 4, other)).await.unwrap();
     assert_eq!(ignored, CallbackOutcome::Recorded { outbox_id: None, advanced: false });
     assert_eq!(store.sid_holder("CA10").await.unwrap(), None);
+}
+
+pub(crate) async fn another_message_in_flight_to_a_number_is_seen_until_it_holds_a_sid(store: Arc<dyn Store>) {
+    let (number, waiting) = ("+14155550100", one_message(&store, "e1", "k").await);
+    let other = one_message(&store, "e2", "k").await;
+    mark_sending(&store, waiting).await;
+    assert!(!store.others_in_flight(waiting, Channel::Sms, number, at(0)).await.unwrap(), "itself does not count");
+    mark_sending(&store, other).await;
+    assert!(store.others_in_flight(waiting, Channel::Sms, number, at(0)).await.unwrap());
+    assert!(!store.others_in_flight(waiting, Channel::Sms, number, at(5)).await.unwrap(), "begun before the window");
+    assert!(!store.others_in_flight(waiting, Channel::Call, number, at(0)).await.unwrap(), "another channel");
+    assert!(!store.others_in_flight(waiting, Channel::Sms, "+14155550199", at(0)).await.unwrap(), "another number");
+    mark_sent(&store, other, "SM1").await;
+    assert!(!store.others_in_flight(waiting, Channel::Sms, number, at(0)).await.unwrap(), "answered");
 }
 
 pub(crate) async fn a_tagged_callback_never_moves_a_sid_another_message_holds(store: Arc<dyn Store>) {

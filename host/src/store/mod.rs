@@ -91,6 +91,6 @@ pub trait Store: InboxStore + OutboxStore + SecretStore + CursorStore + RunStore
 pub fn open(config: &StoreConfig) -> Result<Arc<dyn Store>> {
     match &config.url {
         Some(url) => Ok(Arc::new(postgres::PgStore::open_blocking(url)?)),
-        None => Ok(Arc::new(sqlite::SqliteStore::open(&config.path)?)),
+        None => Ok(Arc::new(sqlite::SqliteStore::open_capped(&config.path, config.max_size_mib)?)),
     }
 }

@@ -125,7 +125,8 @@ pub struct MessageUpdate {
     pub sending_since: Option<DateTime<Utc>>,
     /// The resolved number, when known.
     pub to_number: Option<String>,
-    /// The remote's id.
+    /// The remote's id. `None` on a row left `sending` keeps a SID that a status callback
+    /// linked meanwhile (its request's answer was lost, the callback was not).
     pub sid: Option<String>,
     /// The remote's error code.
     pub error_code: Option<i64>,
@@ -257,6 +258,11 @@ pub trait OutboxStore: Send + Sync {
 
     /// How many messages are in `status` (e.g. the queue: pending and sending).
     async fn count_messages(&self, status: OutboxStatus) -> Result<u64>;
+
+    /// Whether a message other than `id` on `channel` to `to_number` is `sending` with no
+    /// remote id, its attempt begun after `since`: its request may still be unanswered, so an
+    /// unheld item in the remote's list may be that message's.
+    async fn others_in_flight(&self, id: i64, channel: Channel, to_number: &str, since: DateTime<Utc>) -> Result<bool>;
 
     /// Applies a state change and records `attempts` and the history line, in one transaction.
     /// Only a `pending` or `sending` row that `lease` holds (or nobody holds) changes: `false`,

@@ -176,6 +176,21 @@ impl OutboxStore for PgStore {
         self.reserve_slot(name, period).await.map(Some)
     }
 
+    async fn others_in_flight(&self, id: i64, channel: Channel, to_number: &str, since: DateTime<Utc>) -> Result<bool> {
+        const OP: &str = "find messages in flight";
+        self.client(OP)
+            .await?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE id <> $1 AND channel = $2 AND to_number = $3
+                     AND status = 'sending' AND sid IS NULL AND sending_since > $4)",
+                &[&id, &channel.as_str(), &to_number, &millis(since)],
+            )
+            .await
+            .op(OP)?
+            .try_get(0)
+            .op(OP)
+    }
+
     async fn update_message(&self, lease: &Lease, update: &MessageUpdate, attempts: &[Attempt]) -> Result<bool> {
         const OP: &str = "update message";
         let now = millis(Utc::now());
@@ -190,7 +205,8 @@ impl OutboxStore for PgStore {
         let changed = tx
             .execute(
                 "UPDATE outbox SET status = $2, attempts = $3, next_attempt_at = $4,
-                     sending_since = $5, to_number = COALESCE($6, to_number), sid = $7,
+                     sending_since = $5, to_number = COALESCE($6, to_number),
+                     sid = CASE WHEN $2 = 'sending' THEN COALESCE($7, sid) ELSE $7 END,
                      error_code = $8, error_message = $9, updated_at = $10,
                      claimed_by = CASE WHEN $12 THEN claimed_by END,
                      lease_until = CASE WHEN $12 THEN $13::BIGINT END

@@ -53,6 +53,14 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// A database written by a newer build is refused with [`StoreError::SchemaTooNew`].
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_capped(path, None)
+    }
+
+    /// [`SqliteStore::open`], the database capped at `max_size_mib` MiB when set: a write that
+    /// would grow it further fails as [`StoreError::Unavailable`] (SQLite's `SQLITE_FULL`, as
+    /// on a full disk), which webhooks answer with 503. A database already larger keeps its
+    /// size as the cap (SQLite never lowers `max_page_count` below the pages in use).
+    pub fn open_capped(path: &Path, max_size_mib: Option<u64>) -> Result<Self> {
         let shown = path.display().to_string();
         let open_error = |cause: rusqlite::Error| StoreError::Open { path: shown.clone(), cause: Arc::new(cause) };
         let mut writer = Connection::open(path).map_err(open_error)?;
@@ -66,6 +74,9 @@ impl SqliteStore {
         }
         configure(&writer).map_err(open_error)?;
         migrations::migrate(&mut writer, &shown)?;
+        if let Some(mib) = max_size_mib {
+            cap_size(&writer, mib, &shown).map_err(open_error)?;
+        }
         let store = SqliteStore {
             inner: Arc::new(Inner { path: path.to_owned(), writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), queue: group::Queue::default() }),
         };
@@ -150,6 +161,18 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(32);
+    Ok(())
+}
+
+/// Caps the database behind the writer `conn` at `mib` MiB (`PRAGMA max_page_count`, which
+/// lasts as long as the connection).
+fn cap_size(conn: &Connection, mib: u64, shown: &str) -> rusqlite::Result<()> {
+    let page_size: u64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+    let pages = mib.saturating_mul(1024 * 1024) / page_size.max(1);
+    let cap: u64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |row| row.get(0))?;
+    if cap > pages {
+        tracing::warn!(path = %shown, max_size_mib = mib, size_mib = cap * page_size / (1024 * 1024), "Store is already larger than store.max_size_mib; it is capped at its current size.");
+    }
     Ok(())
 }
 

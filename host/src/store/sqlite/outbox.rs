@@ -235,6 +235,21 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    async fn others_in_flight(&self, id: i64, channel: Channel, to_number: &str, since: DateTime<Utc>) -> Result<bool> {
+        const OP: &str = "find messages in flight";
+        let to_number = to_number.to_owned();
+        self.read(OP, move |conn| {
+            conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE id <> ?1 AND channel = ?2 AND to_number = ?3
+                     AND status = 'sending' AND sid IS NULL AND sending_since > ?4)",
+                params![id, channel.as_str(), to_number, millis(since)],
+                |row| row.get(0),
+            )
+            .op(OP)
+        })
+        .await
+    }
+
     async fn update_message(&self, lease: &Lease, update: &MessageUpdate, attempts: &[Attempt]) -> Result<bool> {
         const OP: &str = "update message";
         let (holder, update, attempts, lease) = (lease.holder().to_owned(), update.clone(), attempts.to_vec(), lease.clone());
@@ -249,7 +264,8 @@ impl OutboxStore for SqliteStore {
             let changed = tx
                 .execute(
                     "UPDATE outbox SET status = ?2, attempts = ?3, next_attempt_at = ?4,
-                         sending_since = ?5, to_number = COALESCE(?6, to_number), sid = ?7,
+                         sending_since = ?5, to_number = COALESCE(?6, to_number),
+                         sid = CASE WHEN ?2 = 'sending' THEN COALESCE(?7, sid) ELSE ?7 END,
                          error_code = ?8, error_message = ?9, updated_at = ?10,
                          claimed_by = CASE WHEN ?12 THEN claimed_by END,
                          lease_until = CASE WHEN ?12 THEN ?13 END
