@@ -239,14 +239,7 @@ impl SinkDriver {
             // it, and this one would call again).
             let until = since + TimeDelta::from_std(self.settings.call_callback_wait).unwrap_or_default();
             if Utc::now() < until {
-                let update = MessageUpdate {
-                    next_attempt_at: Some(until),
-                    sending_since: m.sending_since,
-                    history: None,
-                    ..base_update(&m, OutboxStatus::Sending)
-                };
-                self.store.update_message(&self.lease, &update, &log).await?;
-                return Ok(());
+                return self.stay_sending_until(&m, log, until).await;
             }
         }
         if m.row.status == OutboxStatus::Sending
@@ -395,11 +388,15 @@ impl SinkDriver {
 
     /// Leaves an ambiguous call `sending` and looks again shortly, without spending an attempt.
     async fn defer_reconcile(&self, m: &OutboxMessage, log: Vec<Attempt>) -> Result<(), StoreError> {
-        let at = Utc::now() + TimeDelta::from_std(RECONCILE_DEFER).unwrap_or_default();
-        let update = MessageUpdate { next_attempt_at: Some(at), sending_since: m.sending_since, history: None, ..base_update(m, OutboxStatus::Sending) };
-        self.store.update_message(&self.lease, &update, &log).await?;
         tracing::debug!(outbox_id = m.row.id, "Another call to the number is unanswered; searching the list later.");
-        Ok(())
+        self.stay_sending_until(m, log, Utc::now() + TimeDelta::from_std(RECONCILE_DEFER).unwrap_or_default()).await
+    }
+
+    /// Leaves an ambiguous message `sending` (its send time kept) until `at`, when it is claimed
+    /// and reconciled again; no attempt is spent.
+    async fn stay_sending_until(&self, m: &OutboxMessage, log: Vec<Attempt>, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let update = MessageUpdate { next_attempt_at: Some(at), sending_since: m.sending_since, history: None, ..base_update(m, OutboxStatus::Sending) };
+        self.store.update_message(&self.lease, &update, &log).await.map(drop)
     }
 
     /// Defers a message inside the quiet window to its end; `true` when it did.
