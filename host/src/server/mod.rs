@@ -14,11 +14,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use axum::routing::get;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
 use tower::ServiceExt as _;
 
 use self::health::HealthState;
@@ -42,11 +42,10 @@ pub fn router(routes: Vec<Router>, health: HealthState, max_body_bytes: usize) -
 /// closes the connection: `axum::serve` gives hyper no timer, so a client dripping its headers
 /// byte by byte would hold its connection for good (the route timeout starts after the head).
 pub async fn serve(listener: TcpListener, app: Router, head_timeout: Duration, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(head_timeout);
-    let (closing_tx, closing_rx) = watch::channel(false);
-    // Each connection holds a sender; all dropped means every connection is done.
-    let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(head_timeout);
+    // Tracks every connection: on shutdown, each is asked to finish its request and close.
+    let connections = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -63,31 +62,15 @@ pub async fn serve(listener: TcpListener, app: Router, head_timeout: Duration, s
         };
         // The peer address is what the console limits sign-in attempts by.
         let service = TowerToHyperService::new(app.clone().map_request(with_peer(peer)));
-        let (builder, mut closing, open) = (builder.clone(), closing_rx.clone(), open_tx.clone());
+        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            let mut connection = pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
-            let mut asked_to_close = false;
-            loop {
-                tokio::select! {
-                    result = connection.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::debug!(error = %e, "Connection ended with an error.");
-                        }
-                        break;
-                    }
-                    _ = closing.changed(), if !asked_to_close => {
-                        asked_to_close = true;
-                        connection.as_mut().graceful_shutdown();
-                    }
-                }
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "Connection ended with an error.");
             }
-            drop(open);
         });
     }
     drop(listener);
-    closing_tx.send(true).ok();
-    drop(open_tx);
-    open_rx.recv().await;
+    connections.shutdown().await;
     Ok(())
 }
 
