@@ -100,10 +100,22 @@ async fn text_of(browser: &Client, css: &str) -> String {
     browser.wait().for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
 }
 
+/// Clicks `css` and waits until the browser has left the page it was on (its root element is
+/// gone), so that what is looked up next is on the new page, not on the one being left.
+async fn click_and_load(browser: &Client, css: &str) {
+    let old = browser.find(Locator::Css("html")).await.unwrap();
+    browser.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while old.tag_name().await.is_ok() {
+        assert!(Instant::now() < deadline, "clicking {css} did not load a page");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn sign_in(browser: &Client, base: &str, password: &str) {
     browser.goto(&format!("{base}/console/login")).await.unwrap();
     browser.find(Locator::Css("#password")).await.unwrap().send_keys(password).await.unwrap();
-    browser.find(Locator::Css("form.signin button")).await.unwrap().click().await.unwrap();
+    click_and_load(browser, "form.signin button").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -143,11 +155,11 @@ async fn an_operator_finds_a_failed_call_by_number_and_replays_it_in_a_real_brow
     // Find the call by the number it went to and open it.
     browser.goto(&format!("{base}/console/messages")).await.unwrap();
     browser.find(Locator::Css("input[name=number]")).await.unwrap().send_keys(TEAM).await.unwrap();
-    browser.find(Locator::Css("form.filters button")).await.unwrap().click().await.unwrap();
+    click_and_load(&browser, "form.filters button").await;
     let links = browser.wait().for_element(Locator::Css("#messages")).await.unwrap().find_all(Locator::Css("a.message-link")).await.unwrap();
     assert_eq!(links.len(), 1, "one message went to {TEAM}");
     screenshot(&browser, "03-messages-by-number").await;
-    links[0].click().await.unwrap();
+    click_and_load(&browser, "#messages a.message-link").await;
     let body = browser.wait().for_element(Locator::Css("pre#body")).await.unwrap().text().await.unwrap();
 
     // The injected script is shown as text and did not run.
@@ -160,17 +172,17 @@ async fn an_operator_finds_a_failed_call_by_number_and_replays_it_in_a_real_brow
 
     // The replay form without its CSRF token is refused, and nothing is replayed.
     let message_url = browser.current_url().await.unwrap();
-    browser.find(Locator::Css("#replay")).await.unwrap().click().await.unwrap();
+    click_and_load(&browser, "#replay").await;
     browser.wait().for_element(Locator::Css("#confirm-replay")).await.unwrap();
     browser.execute("document.querySelector('form[action$=replay] input[name=csrf]').remove();", vec![]).await.unwrap();
-    browser.find(Locator::Css("#confirm-replay")).await.unwrap().click().await.unwrap();
+    click_and_load(&browser, "#confirm-replay").await;
     assert!(text_of(&browser, "p.notice").await.contains("Missing or wrong CSRF token"));
     screenshot(&browser, "05-csrf-refused").await;
 
     // Replayed through the confirmation: the new attempt appears with Twilio's SID.
     browser.goto(message_url.as_str()).await.unwrap();
-    browser.find(Locator::Css("#replay")).await.unwrap().click().await.unwrap();
-    browser.wait().for_element(Locator::Css("#confirm-replay")).await.unwrap().click().await.unwrap();
+    click_and_load(&browser, "#replay").await;
+    click_and_load(&browser, "#confirm-replay").await;
     assert!(text_of(&browser, "p.notice").await.contains("re-queued as attempt series 2"));
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
