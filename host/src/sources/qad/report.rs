@@ -13,7 +13,9 @@ use tokio::sync::watch;
 use super::client::QadClient;
 use super::records::RecordKind;
 use super::writeback::{self, Line, WritebackError};
+use crate::model::Channel;
 use crate::sources::poll::PollError;
+use crate::sources::twilio::callbacks::is_call_progress;
 use crate::store::{Lease, RecordHistory, Store};
 
 /// History rows read per round.
@@ -82,7 +84,7 @@ impl Reporter {
     }
 
     /// The line for a history row, when its record kind has a write-back target and the row is
-    /// an outcome, a delivery status or a reply.
+    /// an outcome, a delivery status (for a call, only how it ended) or a reply.
     fn line(&self, prefix: &str, row: &RecordHistory) -> Option<(RecordKind, String, Line)> {
         let (kind, key) = row.record.strip_prefix(prefix)?.split_once(':')?;
         let kind = RecordKind::parse(kind)?;
@@ -93,6 +95,9 @@ impl Reporter {
             "reply" => h.detail.clone().unwrap_or_default(),
             "sent" | "dry-run" => format!("{}{}", h.status, row.sid.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()),
             "failed" | "undeliverable" => format!("{}: {}", h.status, h.detail.as_deref().unwrap_or_default()),
+            // A call's progress (initiated, ringing, answered) stays in the audit; the record
+            // gets how it ended.
+            status if callback && row.channel == Channel::Call && is_call_progress(status) => return None,
             status if callback => format!("delivery status {status}"),
             _ => return None,
         };
