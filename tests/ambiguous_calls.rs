@@ -12,7 +12,7 @@ use ml_connector::config::TwilioMode;
 use ml_connector::model::Channel;
 use ml_connector::sinks::twilio::message_tag::MessageTag;
 use ml_connector::sinks::twilio::state::{StatusCallback, TwilioStore as _};
-use ml_connector::store::{CustomerNumbers, MessageUpdate, OutboxStatus, OutboxStore as _};
+use ml_connector::store::{CustomerNumbers, Lease, MessageUpdate, OutboxStatus, OutboxStore as _};
 use ml_connector::store::sqlite::SqliteStore;
 use serde_json::json;
 use std::time::Duration;
@@ -20,7 +20,8 @@ use twilio_support::*;
 
 const TEAM: &str = "+14155552671";
 
-/// Leaves message `id` as a crash leaves it: `sending` since `began`, attempt 1, no SID.
+/// Leaves message `id` as a crash leaves it: `sending` since `began`, attempt 1, no SID, under
+/// the dead process's lease, which has run out.
 async fn crash_while_sending(store: &SqliteStore, id: i64, began: chrono::DateTime<Utc>) {
     let crashed = MessageUpdate {
         id,
@@ -34,7 +35,7 @@ async fn crash_while_sending(store: &SqliteStore, id: i64, began: chrono::DateTi
         error_message: None,
         history: None,
     };
-    assert!(store.update_message(&test_lease(), &crashed, &[]).await.unwrap());
+    assert!(store.update_message(&Lease::new("crashed", Duration::ZERO), &crashed, &[]).await.unwrap());
 }
 
 fn call(sid: &str, created: &str) -> serde_json::Value {
