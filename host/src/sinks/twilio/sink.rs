@@ -238,7 +238,7 @@ impl Sink for TwilioSink {
             for listed in page.matches {
                 // Only a SID no other message holds: calls to one number carry no body to tell apart.
                 let holder = self.store.sid_holder(&listed.sid).await.map_err(store_error)?;
-                if !holder.is_none_or(|id| id == m.row.id) {
+                if holder.is_some_and(|id| id != m.row.id) {
                     continue;
                 }
                 if m.row.channel == Channel::Sms {
