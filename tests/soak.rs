@@ -234,8 +234,8 @@ async fn a_fault_soak_with_kills_loses_nothing_and_sends_nothing_twice() {
     let acked = || posted.acknowledged.lock().unwrap().len();
     // The first kill lands mid-ingest, the others while messages are being sent: after each
     // further share of the creates two messages per event take, and a call's life after the
-    // last restart at the earliest.
-    let (mut kills, mut longest_down, mut up_since) = (0, Duration::ZERO, Instant::now());
+    // last restart at the earliest (no call was placed before the first).
+    let (mut kills, mut longest_down, mut up_since) = (0, Duration::ZERO, None::<Instant>);
     for k in 0..plan.kills {
         if k == 0 {
             until("half the events acknowledged", bound, || acked() >= plan.events.div_ceil(2)).await;
@@ -246,10 +246,12 @@ async fn a_fault_soak_with_kills_loses_nothing_and_sends_nothing_twice() {
                 break; // everything settled before this kill
             }
         }
-        tokio::time::sleep_until((up_since + CALL_DURATION).into()).await;
+        if let Some(up) = up_since {
+            tokio::time::sleep_until((up + CALL_DURATION).into()).await;
+        }
         let down;
         (server, down) = tokio::task::block_in_place(|| kill_and_restart(&site, server));
-        (longest_down, up_since) = (longest_down.max(down), Instant::now());
+        (longest_down, up_since) = (longest_down.max(down), Some(Instant::now()));
         kills += 1;
     }
     poster.await.unwrap();

@@ -97,7 +97,7 @@ impl Reporter {
             "failed" | "undeliverable" => format!("{}: {}", h.status, h.detail.as_deref().unwrap_or_default()),
             // A call's progress (initiated, ringing, answered) stays in the audit; the record
             // gets how it ended.
-            status if callback && row.channel == Channel::Call && is_call_progress(status) => return None,
+            status if callback && !written_back(row.channel, status) => return None,
             status if callback => format!("delivery status {status}"),
             _ => return None,
         };
@@ -124,6 +124,30 @@ impl Reporter {
                 _ = tokio::time::sleep(EVERY) => {}
                 _ = shutdown.changed() => {}
             }
+        }
+    }
+}
+
+/// Whether a delivery status from Twilio's callback is written back: every status of an SMS, a
+/// call's final one only (its progress, initiated, ringing and in-progress, stays in the audit).
+fn written_back(channel: Channel, status: &str) -> bool {
+    channel != Channel::Call || !is_call_progress(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_calls_progress_is_not_written_back_but_how_it_ended_and_every_sms_status_are() {
+        for status in ["initiated", "ringing", "in-progress"] {
+            assert!(!written_back(Channel::Call, status), "{status}");
+        }
+        for status in ["completed", "busy", "no-answer", "failed", "canceled"] {
+            assert!(written_back(Channel::Call, status), "{status}");
+        }
+        for status in ["queued", "sent", "delivered", "undelivered"] {
+            assert!(written_back(Channel::Sms, status), "{status}");
         }
     }
 }
