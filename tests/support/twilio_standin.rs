@@ -4,9 +4,13 @@
 //! `twilio-stand-in` example (`cargo run --example twilio-stand-in`).
 //!
 //! [`Twilio::behave_like_twilio`] makes it answer as Twilio would for the fault soak: list
-//! requests return what it really created, each create is followed by a signed status callback
-//! to the URL the request named, and a seeded [`FaultPlan`] answers about a given share of
-//! requests with 429 (`Retry-After`), 500, a timeout, a dropped connection or a slow answer.
+//! requests return what it really created (a call's status as it goes: queued, ringing,
+//! in-progress, completed; 50 a page unless `PageSize` says otherwise, with `next_page_uri`),
+//! each create is followed by signed status callbacks to the URL the request named (an SMS's
+//! `sent` at once; for a call each `StatusCallbackEvent` it asked for, as the call reaches it,
+//! only `completed` when it asked for none), each sent once, and a seeded [`FaultPlan`] answers
+//! about a given share of requests with 429 (`Retry-After`), 500, a timeout, a dropped
+//! connection or a slow answer.
 #![allow(dead_code)] // each test binary (and the example) uses a different subset
 
 use std::collections::{HashMap, VecDeque};
@@ -155,6 +159,8 @@ pub struct Created {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// The `StatusCallback` URL the request named (with the sender's message tag in its query).
     pub callback: Option<String>,
+    /// The `StatusCallbackEvent` values the request named (calls), in order.
+    pub events: Vec<String>,
     /// The fault its request was answered with, if any.
     pub fault: Option<Fault>,
 }
@@ -172,10 +178,34 @@ impl Created {
 struct Realism {
     /// Signs the status callbacks it sends.
     auth_token: String,
-    /// How long each call lasts: its `completed` callback comes then (an SMS's `sent` at once).
+    /// How long each call lasts from its create: it rings after a fifth of it, is answered after
+    /// two fifths and completes at its end (an SMS is `sent` at once).
     call_duration: Duration,
     /// Faults to inject, if any.
     faults: Option<FaultPlan>,
+}
+
+impl Realism {
+    /// A call's progress events (Twilio's `StatusCallbackEvent` names), each with the
+    /// `CallStatus` its callback carries and when it comes after the create.
+    fn call_events(&self) -> [(&'static str, &'static str, Duration); 4] {
+        let d = self.call_duration;
+        [("initiated", "initiated", Duration::ZERO), ("ringing", "ringing", d / 5), ("answered", "in-progress", d * 2 / 5), ("completed", "completed", d)]
+    }
+
+    /// The status Twilio's call list shows `elapsed` after the create.
+    fn call_status(&self, elapsed: Duration) -> &'static str {
+        let d = self.call_duration;
+        if elapsed < d / 5 {
+            "queued"
+        } else if elapsed < d * 2 / 5 {
+            "ringing"
+        } else if elapsed < d {
+            "in-progress"
+        } else {
+            "completed"
+        }
+    }
 }
 
 /// The stand-in's state.
@@ -190,12 +220,16 @@ pub struct Twilio {
     /// The answer to list requests (ambiguous-send reconciliation), unless it behaves like
     /// Twilio (then lists show what was created).
     pub list: Mutex<Value>,
+    /// Further pages of `list`, answered to `Page=1`, `Page=2`, … (unless it behaves like Twilio).
+    pub list_pages: Mutex<Vec<Value>>,
     /// Every message and call created, in order.
     pub created: Mutex<Vec<Created>>,
     /// How many requests got each fault.
     pub faults: Mutex<HashMap<Fault, u64>>,
     /// Status callbacks sent and answered with 2xx, and those that were not (the host down).
     pub callbacks: Mutex<(u64, u64)>,
+    /// Per SID created, how many of its status callbacks were answered with 2xx.
+    pub delivered_by_sid: Mutex<HashMap<String, u32>>,
     /// Why each callback that was not answered with 2xx failed.
     pub callback_failures: Mutex<Vec<String>>,
     realism: Mutex<Option<Realism>>,
@@ -220,8 +254,8 @@ impl Twilio {
     }
 
     /// Answers as Twilio would: list requests return what was created, every create is followed
-    /// by a status callback signed with `auth_token` (a call's once it has lasted
-    /// `call_duration`), and `faults` (if any) are injected.
+    /// by status callbacks signed with `auth_token` (a call's as it goes, over `call_duration`),
+    /// and `faults` (if any) are injected.
     pub fn behave_like_twilio(&self, auth_token: &str, call_duration: Duration, faults: Option<FaultPlan>) {
         *self.realism.lock().unwrap() = Some(Realism { auth_token: auth_token.to_owned(), call_duration, faults });
     }
@@ -273,6 +307,7 @@ impl Twilio {
             body: rec.param("Body").map(str::to_owned),
             created_at: chrono::Utc::now(),
             callback: rec.param("StatusCallback").map(str::to_owned),
+            events: rec.form.iter().filter(|(k, _)| k == "StatusCallbackEvent").map(|(_, v)| v.clone()).collect(),
             fault,
         };
         self.created.lock().unwrap().push(created.clone());
@@ -283,25 +318,45 @@ impl Twilio {
         sid
     }
 
-    /// Sends `created`'s status callback to `url` once (Twilio does not retry one the host
-    /// does not answer): a call's when it ends, an SMS's at once.
+    /// Sends `created`'s status callbacks to `url`, each once (Twilio does not retry one the host
+    /// does not answer): an SMS's `sent` at once; a call's events as it reaches them, those it
+    /// asked for (`completed` alone when none), numbered by `SequenceNumber`.
     async fn call_back(&self, url: &str, created: &Created, realism: &Realism) {
-        let (sid_name, status_name, status, after) = match created.resource {
-            "Calls" => ("CallSid", "CallStatus", "completed", realism.call_duration),
-            _ => ("MessageSid", "MessageStatus", "sent", Duration::from_millis(100)),
+        let start = tokio::time::Instant::now();
+        let schedule: Vec<(&str, &str, &str, Duration)> = match created.resource {
+            "Calls" => realism
+                .call_events()
+                .into_iter()
+                .filter(|(event, ..)| if created.events.is_empty() { *event == "completed" } else { created.events.iter().any(|e| e == event) })
+                .map(|(_, status, after)| ("CallSid", "CallStatus", status, after))
+                .collect(),
+            _ => vec![("MessageSid", "MessageStatus", "sent", Duration::from_millis(100))],
         };
-        tokio::time::sleep(after).await;
-        let params: Vec<(String, String)> = vec![
-            ("AccountSid".into(), "AC0123456789abcdef0123456789abcdef".into()),
-            (sid_name.into(), created.sid.clone()),
-            (status_name.into(), status.into()),
-            ("To".into(), created.to.clone()),
-        ];
-        let signature = ml_connector::sources::twilio::signature::compute(&realism.auth_token, url, &params);
+        for (sequence, (sid_name, status_name, status, after)) in schedule.into_iter().enumerate() {
+            tokio::time::sleep_until(start + after).await;
+            let mut params: Vec<(String, String)> = vec![
+                ("AccountSid".into(), "AC0123456789abcdef0123456789abcdef".into()),
+                (sid_name.into(), created.sid.clone()),
+                (status_name.into(), status.into()),
+                ("To".into(), created.to.clone()),
+            ];
+            if created.resource == "Calls" {
+                params.push(("SequenceNumber".into(), sequence.to_string()));
+                if status == "completed" {
+                    params.push(("CallDuration".into(), realism.call_duration.as_secs().max(1).to_string()));
+                }
+            }
+            self.send_callback(url, &created.sid, &params, realism).await;
+        }
+    }
+
+    /// Posts one signed status callback and counts whether the host answered it.
+    async fn send_callback(&self, url: &str, sid: &str, params: &[(String, String)], realism: &Realism) {
+        let signature = ml_connector::sources::twilio::signature::compute(&realism.auth_token, url, params);
         let sent = reqwest::Client::new()
             .post(url)
             .header("x-twilio-signature", signature)
-            .form(&params)
+            .form(params)
             .timeout(Duration::from_secs(5))
             .send()
             .await;
@@ -312,7 +367,10 @@ impl Twilio {
         };
         let mut counts = self.callbacks.lock().unwrap();
         match failure {
-            None => counts.0 += 1,
+            None => {
+                counts.0 += 1;
+                *self.delivered_by_sid.lock().unwrap().entry(sid.to_owned()).or_default() += 1;
+            }
             Some(why) => {
                 counts.1 += 1;
                 self.callback_failures.lock().unwrap().push(why);
@@ -321,17 +379,25 @@ impl Twilio {
     }
 
     /// What was created at `path` (`…/Messages.json` or `…/Calls.json`) to the listed `To`,
-    /// newest first, in Twilio's list shape.
-    fn list_created(&self, rec: &Recorded) -> Value {
+    /// newest first, in Twilio's list shape: page `Page` (from 0) of `PageSize` (50), with
+    /// `next_page_uri` when more follow.
+    fn list_created(&self, rec: &Recorded, realism: &Realism) -> Value {
         let resource = if rec.path.ends_with("Calls.json") { "Calls" } else { "Messages" };
         let to = rec.param("To");
-        let items: Vec<Value> = self
-            .created()
+        let page_size: usize = rec.param("PageSize").and_then(|p| p.parse().ok()).unwrap_or(50).max(1);
+        let page: usize = rec.param("Page").and_then(|p| p.parse().ok()).unwrap_or(0);
+        let now = chrono::Utc::now();
+        let all: Vec<Created> = self.created().into_iter().rev().filter(|c| c.resource == resource && to.is_none_or(|t| t == c.to)).collect();
+        let items: Vec<Value> = all
             .iter()
-            .rev()
-            .filter(|c| c.resource == resource && to.is_none_or(|t| t == c.to))
+            .skip(page * page_size)
+            .take(page_size)
             .map(|c| {
-                let mut item = json!({"sid": c.sid, "to": c.to, "status": if resource == "Calls" { "completed" } else { "sent" }, "date_created": c.created_at.to_rfc2822()});
+                let status = match resource {
+                    "Calls" => realism.call_status((now - c.created_at).to_std().unwrap_or_default()),
+                    _ => "sent",
+                };
+                let mut item = json!({"sid": c.sid, "to": c.to, "status": status, "date_created": c.created_at.to_rfc2822()});
                 if let Some(body) = &c.body {
                     item["body"] = json!(body);
                 }
@@ -340,8 +406,27 @@ impl Twilio {
             .collect();
         let mut list = serde_json::Map::new();
         list.insert(resource.to_lowercase(), Value::Array(items));
+        list.insert("page".into(), json!(page));
+        list.insert("page_size".into(), json!(page_size));
+        let next = ((page + 1) * page_size < all.len()).then(|| {
+            let mut query: Vec<(String, String)> = rec.query.iter().filter(|(k, _)| !["Page", "PageToken", "PageSize"].contains(&k.as_str())).cloned().collect();
+            query.extend([("PageSize".into(), page_size.to_string()), ("Page".into(), (page + 1).to_string()), ("PageToken".into(), format!("PA{}", page + 1))]);
+            let encoded: String = query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+            format!("{}?{encoded}", rec.path)
+        });
+        list.insert("next_page_uri".into(), next.map_or(Value::Null, Value::String));
         Value::Object(list)
     }
+}
+
+/// Percent-encodes a query component.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 async fn handle(State(tw): State<Arc<Twilio>>, ConnectInfo(connection): ConnectInfo<Connection>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
@@ -405,8 +490,11 @@ fn answer(tw: &Arc<Twilio>, rec: &Recorded, realism: Option<&Realism>, resource:
     }
     if rec.method == "GET" {
         let list = match realism {
-            Some(_) => tw.list_created(rec),
-            None => tw.list.lock().unwrap().clone(),
+            Some(realism) => tw.list_created(rec, realism),
+            None => match rec.param("Page").and_then(|p| p.parse::<usize>().ok()).filter(|p| *p > 0) {
+                Some(page) => tw.list_pages.lock().unwrap().get(page - 1).cloned().unwrap_or_else(|| json!({"messages": [], "calls": []})),
+                None => tw.list.lock().unwrap().clone(),
+            },
         };
         return ((StatusCode::OK, axum::Json(list)).into_response(), Duration::ZERO);
     }

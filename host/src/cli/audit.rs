@@ -129,11 +129,18 @@ impl Attempt {
             .unwrap_or_default()
     }
 
-    /// The form fields of the recorded request, in order.
+    /// The form fields of the recorded request, in order (a repeated field's values joined by
+    /// commas).
     pub(crate) fn request_form(&self) -> Vec<(String, String)> {
         let request = serde_json::from_str::<Value>(&self.request).unwrap_or_default();
         let Some(form) = request.get("form").and_then(Value::as_object) else { return Vec::new() };
-        form.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
+        let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        form.iter()
+            .map(|(k, v)| match v.as_array() {
+                Some(values) => (k.clone(), values.iter().map(text).collect::<Vec<_>>().join(", ")),
+                None => (k.clone(), text(v)),
+            })
+            .collect()
     }
 }
 
@@ -195,4 +202,28 @@ pub fn replies_json(replies: &[InboundRecord]) -> Value {
 
 fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_form_field_shows_its_values_joined() {
+        let attempt = Attempt {
+            outbox_id: 1,
+            series: 1,
+            started_at: chrono::Utc::now(),
+            kind: "call".into(),
+            request: r#"{"method":"POST","path":"/Calls.json","form":{"To":"+14155552671","StatusCallbackEvent":["initiated","ringing","answered","completed"]}}"#.into(),
+            http_status: Some(201),
+            sid: None,
+            error_code: None,
+            error_message: None,
+            latency_ms: 1,
+        };
+        let form = attempt.request_form();
+        assert!(form.contains(&("To".into(), "+14155552671".into())), "{form:?}");
+        assert!(form.contains(&("StatusCallbackEvent".into(), "initiated, ringing, answered, completed".into())), "{form:?}");
+    }
 }

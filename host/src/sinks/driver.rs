@@ -21,7 +21,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 use super::quiet_hours::quiet_until;
 use super::retry::{Backoff, MAX_DELAY};
-use super::{Resolution, Sink, SinkError};
+use super::{Reconciled, Resolution, Sink, SinkError};
 use crate::config::{Config, QuietHours};
 use crate::model::{Channel, Recipient};
 use crate::timezone::Timezone;
@@ -38,6 +38,9 @@ const IN_PROGRESS_PER_REQUEST: usize = 4;
 const ADOPT_TRIES: usize = 3;
 /// An ambiguous call waiting for other calls to its number to be answered looks again after this.
 const RECONCILE_DEFER: Duration = Duration::from_millis(500);
+/// An ambiguous call whose list shows an unheld call still going (its status callbacks, each
+/// naming its message, are still to come) lists again after this.
+const UNSETTLED_DEFER: Duration = Duration::from_secs(2);
 /// After a store failure, wait this long before claiming again.
 const STORE_RETRY: Duration = Duration::from_secs(2);
 
@@ -254,7 +257,7 @@ impl SinkDriver {
             // A SID another message adopted meanwhile is refused by the store: list again.
             let mut reconciled = self.sink.reconcile(&m, &to, since, &mut log).await;
             for _ in 0..ADOPT_TRIES {
-                let Ok(Some(id)) = &reconciled else { break };
+                let Ok(Reconciled::Found(id)) = &reconciled else { break };
                 // Checked after the list: a call begun since could be what it shows unheld.
                 if self.others_in_flight(&m, &to).await? {
                     return self.defer_reconcile(&m, log).await;
@@ -267,19 +270,30 @@ impl SinkDriver {
                 match self.store.update_message(&self.lease, &update, &log).await {
                     Err(StoreError::SidTaken { .. }) => reconciled = self.sink.reconcile(&m, &to, since, &mut log).await,
                     other => {
-                        other?;
-                        tracing::info!(outbox_id = m.row.id, sid = %id, "Adopted an ambiguous send instead of resending.");
+                        if other? {
+                            tracing::info!(outbox_id = m.row.id, sid = %id, "Adopted an ambiguous send instead of resending.");
+                        } else {
+                            // Its own status callback linked another SID meanwhile (or it was
+                            // cancelled): the next claim records what the row holds.
+                            tracing::debug!(outbox_id = m.row.id, sid = %id, "Did not adopt a listed send: the message changed meanwhile.");
+                        }
                         return Ok(());
                     }
                 }
             }
             match reconciled {
-                Ok(Some(id)) => {
+                Ok(Reconciled::Found(id)) => {
                     // Every listed SID was taken under us, again and again: leave it for the next claim.
                     tracing::warn!(outbox_id = m.row.id, sid = %id, "Could not adopt an ambiguous send; trying again later.");
                     return Ok(());
                 }
-                Ok(None) => {
+                Ok(Reconciled::Unsettled) => {
+                    // A listed call not yet ended may be this one: its callbacks will say.
+                    tracing::debug!(outbox_id = m.row.id, "A listed call to the number has not ended; waiting for its status callbacks.");
+                    let at = Utc::now() + TimeDelta::from_std(UNSETTLED_DEFER).unwrap_or_default();
+                    return self.stay_sending_until(&m, log, at).await;
+                }
+                Ok(Reconciled::Absent) => {
                     let update = MessageUpdate {
                         sending_since: m.sending_since,
                         history: Some(format!("not found in {}'s list after an unanswered attempt: sending again", self.sink.name())),

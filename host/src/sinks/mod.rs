@@ -128,6 +128,18 @@ pub struct Sent {
     pub detail: String,
 }
 
+/// What [`Sink::reconcile`] found of a send whose answer was lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reconciled {
+    /// The remote holds a send that is this message's, unheld by any other: its id.
+    Found(String),
+    /// The remote holds nothing that may be this message's: it may be sent again.
+    Absent,
+    /// The remote holds an unheld send that may be this message's and whose own status callback
+    /// may still name its message (a call not yet ended): look again later rather than adopt it.
+    Unsettled,
+}
+
 /// One remote for one or more channels. Every remote request a method makes is appended to
 /// `log` (its audit attempt); the driver records them with the message's next state.
 #[async_trait]
@@ -158,8 +170,8 @@ pub trait Sink: Send + Sync {
     async fn verify(&self, m: &OutboxMessage, to: &str, log: &mut Vec<Attempt>) -> Result<Option<String>, SinkError>;
 
     /// Looks for a message that an unanswered attempt begun at `since` may have delivered to
-    /// `to`: its id when found.
-    async fn reconcile(&self, m: &OutboxMessage, to: &str, since: DateTime<Utc>, log: &mut Vec<Attempt>) -> Result<Option<String>, SinkError>;
+    /// `to`.
+    async fn reconcile(&self, m: &OutboxMessage, to: &str, since: DateTime<Utc>, log: &mut Vec<Attempt>) -> Result<Reconciled, SinkError>;
 
     /// Sends once.
     async fn send(&self, m: &OutboxMessage, to: &str, log: &mut Vec<Attempt>) -> Result<Sent, SinkError>;

@@ -64,7 +64,9 @@ macro_rules! conformance_suite {
             clearing_an_opt_out_by_hand_removes_it_and_records_who_and_when,
             one_sid_is_never_held_by_two_messages,
             a_tagged_callback_links_an_unrecorded_sid_to_its_sending_message,
-            a_tagged_callback_never_moves_a_sid_another_message_holds,
+            a_tagged_callback_moves_a_sid_from_a_message_that_adopted_it_from_the_list,
+            a_moved_sid_releases_the_one_its_message_had_adopted_for_its_owner,
+            call_progress_callbacks_out_of_order_never_move_a_call_back,
             another_message_in_flight_to_a_number_is_seen_until_it_holds_a_sid,
         );
     };
@@ -995,13 +997,73 @@ pub(crate) async fn another_message_in_flight_to_a_number_is_seen_until_it_holds
     assert!(!store.others_in_flight(waiting, Channel::Sms, number, at(0)).await.unwrap(), "answered");
 }
 
-pub(crate) async fn a_tagged_callback_never_moves_a_sid_another_message_holds(store: Arc<dyn Store>) {
+pub(crate) async fn a_tagged_callback_moves_a_sid_from_a_message_that_adopted_it_from_the_list(store: Arc<dyn Store>) {
     let holder = one_message(&store, "crash-0", "k").await;
-    let sending = one_message(&store, "crash-129", "k").await;
+    let tagged_id = one_message(&store, "crash-129", "k").await;
+    // `holder` adopted CA1 from the list; it is `tagged_id`'s call, whose answer was lost.
+    mark_sending(&store, holder).await;
     mark_sent(&store, holder, "CA1").await;
-    mark_sending(&store, sending).await;
-    // A callback whose tag names `sending` for a SID `holder` already has: it stays with `holder`.
-    let outcome = store.record_status_callback(&tagged("CA1", "completed", 4, sending)).await.unwrap();
-    assert_eq!(outcome, CallbackOutcome::Recorded { outbox_id: Some(holder), advanced: true });
-    assert_eq!(store.get_message(sending).await.unwrap().unwrap().sid, None);
+    let initiated = StatusCallback { sequence: Some("0".into()), ..callback("CA1", "initiated", 0) };
+    assert_eq!(store.record_status_callback(&initiated).await.unwrap(), CallbackOutcome::Recorded { outbox_id: Some(holder), advanced: true });
+    mark_sending(&store, tagged_id).await;
+    // A tag of another attempt than the tagged message's latest is stale: nothing moves.
+    let stale = StatusCallback { tag: Some(MessageTag { outbox_id: tagged_id, series: 1, attempt: 2 }), sequence: Some("1".into()), ..callback("CA1", "ringing", 1) };
+    assert_eq!(store.record_status_callback(&stale).await.unwrap(), CallbackOutcome::Recorded { outbox_id: Some(holder), advanced: true });
+    assert_eq!(store.sid_holder("CA1").await.unwrap(), Some(holder));
+    // Its latest attempt's callback is the truth: CA1 moves, with the callbacks recorded so far.
+    let outcome = store.record_status_callback(&tagged("CA1", "completed", 3, tagged_id)).await.unwrap();
+    assert_eq!(outcome, CallbackOutcome::Moved { outbox_id: tagged_id, from: holder, advanced: true });
+    assert_eq!(store.sid_holder("CA1").await.unwrap(), Some(tagged_id));
+    let row = store.get_message(tagged_id).await.unwrap().unwrap();
+    assert_eq!((row.row.status, row.sid.as_deref()), (OutboxStatus::Sending, Some("CA1")));
+    assert_eq!(store.delivery_status(tagged_id).await.unwrap().as_deref(), Some("completed"));
+    assert_eq!(history(&store, tagged_id).await, ["sending", "completed"]);
+    // The holder is `sending` again with no SID, due at once, its send time known: reconciled again.
+    let row = store.get_message(holder).await.unwrap().unwrap();
+    assert_eq!((row.row.status, row.sid.as_deref()), (OutboxStatus::Sending, None));
+    assert!(row.sending_since.is_some(), "{row:?}");
+    assert_eq!(store.delivery_status(holder).await.unwrap(), None);
+    assert_eq!(history(&store, holder).await, ["sent", "initiated", "ringing", "sending"]);
+    let claimed: Vec<i64> = store.claim_due_messages(&lease("other"), Utc::now(), &Channel::ALL, 10).await.unwrap().iter().map(|m| m.row.id).collect();
+    assert_eq!(claimed, [holder]);
+}
+
+pub(crate) async fn a_moved_sid_releases_the_one_its_message_had_adopted_for_its_owner(store: Arc<dyn Store>) {
+    let (x, y) = (one_message(&store, "crash-0", "k").await, one_message(&store, "crash-1", "k").await);
+    // Each adopted the other's call from the list.
+    mark_sent(&store, x, "CA2").await;
+    mark_sent(&store, y, "CA1").await;
+    assert_eq!(store.record_status_callback(&callback("CA2", "initiated", 0)).await.unwrap(), CallbackOutcome::Recorded { outbox_id: Some(x), advanced: true });
+    let outcome = store.record_status_callback(&tagged("CA1", "ringing", 1, x)).await.unwrap();
+    assert_eq!(outcome, CallbackOutcome::Moved { outbox_id: x, from: y, advanced: true });
+    let row = store.get_message(x).await.unwrap().unwrap();
+    assert_eq!((row.row.status, row.sid.as_deref()), (OutboxStatus::Sent, Some("CA1")));
+    assert_eq!(store.delivery_status(x).await.unwrap().as_deref(), Some("ringing"));
+    assert_eq!(store.sid_holder("CA2").await.unwrap(), None, "released");
+    // `y` adopts what `x` released, with the callback recorded for it meanwhile.
+    mark_sent(&store, y, "CA2").await;
+    assert_eq!(store.sid_holder("CA2").await.unwrap(), Some(y));
+    assert_eq!(store.delivery_status(y).await.unwrap().as_deref(), Some("initiated"));
+}
+
+pub(crate) async fn call_progress_callbacks_out_of_order_never_move_a_call_back(store: Arc<dyn Store>) {
+    let linked = one_message(&store, "e1", "k").await;
+    mark_sending(&store, linked).await;
+    // The first progress callback links the call and is progress, not an outcome: still `sending`.
+    let progress = |sid: &str, status: &str, rank: u8, sequence: &str, id: i64| StatusCallback { sequence: Some(sequence.into()), ..tagged(sid, status, rank, id) };
+    assert_eq!(store.record_status_callback(&progress("CA1", "initiated", 0, "0", linked)).await.unwrap(), CallbackOutcome::Recorded { outbox_id: Some(linked), advanced: true });
+    let row = store.get_message(linked).await.unwrap().unwrap();
+    assert_eq!((row.row.status, row.sid.as_deref()), (OutboxStatus::Sending, Some("CA1")));
+    assert_eq!(store.delivery_status(linked).await.unwrap().as_deref(), Some("initiated"));
+    // The final status arrives before two progress callbacks: it stays.
+    for (status, rank, sequence, advanced) in [("completed", 3, "3", true), ("ringing", 1, "1", false), ("in-progress", 2, "2", false)] {
+        let outcome = store.record_status_callback(&progress("CA1", status, rank, sequence, linked)).await.unwrap();
+        assert_eq!(outcome, CallbackOutcome::Recorded { outbox_id: Some(linked), advanced }, "{status}");
+    }
+    assert_eq!(store.delivery_status(linked).await.unwrap().as_deref(), Some("completed"));
+    assert_eq!(history(&store, linked).await, ["sending", "initiated", "completed", "ringing", "in-progress"]);
+    // The sender's update naming another SID than the one linked meanwhile changes nothing.
+    let other = MessageUpdate { sid: Some("CA2".into()), ..update(linked, OutboxStatus::Sent) };
+    assert!(!store.update_message(&lease("sender"), &other, &[]).await.unwrap());
+    assert_eq!(store.get_message(linked).await.unwrap().unwrap().sid.as_deref(), Some("CA1"));
 }

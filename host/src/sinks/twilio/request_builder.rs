@@ -60,13 +60,22 @@ pub struct TwilioRequest {
 }
 
 impl TwilioRequest {
-    /// The audit record of the request: method, path, query and form as JSON. Holds no
-    /// credentials (those are only ever in the `Authorization` header).
+    /// The audit record of the request: method, path, query and form as JSON (a repeated name,
+    /// such as `StatusCallbackEvent`, as an array of its values). Holds no credentials (those
+    /// are only ever in the `Authorization` header).
     pub fn describe(&self) -> String {
         let pairs = |list: &[(String, String)]| {
-            list.iter()
-                .map(|(k, v)| (k.clone(), json!(v)))
-                .collect::<serde_json::Map<_, _>>()
+            let mut map = serde_json::Map::new();
+            for (k, v) in list {
+                match map.get_mut(k) {
+                    None => {
+                        map.insert(k.clone(), json!(v));
+                    }
+                    Some(serde_json::Value::Array(values)) => values.push(json!(v)),
+                    Some(first) => *first = json!([first.take(), v]),
+                }
+            }
+            map
         };
         let mut out = json!({
             "method": if self.post { "POST" } else { "GET" },
@@ -111,6 +120,12 @@ pub enum BuildError {
     NoSender,
 }
 
+/// The call progress events every call asks Twilio to call back with (`StatusCallbackEvent`,
+/// one form field per value): each callback carries the message tag in its URL, so any one of
+/// them reaching the host links the call to its message even when the create answer was lost.
+/// Twilio sends only `completed` when none is asked for.
+pub const CALL_EVENTS: [&str; 4] = ["initiated", "ringing", "answered", "completed"];
+
 fn account_path(identity: &Identity, resource: &str) -> String {
     format!("/2010-04-01/Accounts/{}/{resource}.json", identity.account_sid)
 }
@@ -142,6 +157,9 @@ pub fn send(
         }
     };
     form.push(("StatusCallback".into(), identity.status_callback.clone()));
+    if kind == RequestKind::Call {
+        form.extend(CALL_EVENTS.iter().map(|event| ("StatusCallbackEvent".to_owned(), (*event).to_owned())));
+    }
     Ok(TwilioRequest {
         kind,
         api: Api::Rest,
@@ -187,6 +205,20 @@ pub fn list_recent(
             (filter.into(), day),
             ("PageSize".into(), "50".into()),
         ],
+        form: Vec::new(),
+    }
+}
+
+/// The next page of a list, from the `next_page_uri` of the last (a path and query under
+/// `api_base`).
+pub fn next_page(uri: &str) -> TwilioRequest {
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    TwilioRequest {
+        kind: RequestKind::List,
+        api: Api::Rest,
+        post: false,
+        path: path.to_owned(),
+        query: form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
         form: Vec::new(),
     }
 }
@@ -244,9 +276,26 @@ mod tests {
     }
 
     #[test]
+    fn a_call_asks_for_every_progress_event_one_field_each_and_an_sms_for_none() {
+        let req = send(Channel::Call, "+14155552671", "hi", &identity(Some("+15005550006"), None)).unwrap();
+        let events: Vec<&str> = req.form.iter().filter(|(k, _)| k == "StatusCallbackEvent").map(|(_, v)| v.as_str()).collect();
+        assert_eq!(events, ["initiated", "ringing", "answered", "completed"]);
+        assert_eq!(req.param("StatusCallback"), Some("https://hooks.example.com/webhooks/twilio/status"));
+        let sms = send(Channel::Sms, "+14155552671", "hi", &identity(Some("+15005550006"), None)).unwrap();
+        assert_eq!(sms.param("StatusCallbackEvent"), None);
+    }
+
+    #[test]
     fn a_call_without_a_from_number_cannot_be_built() {
         let err = send(Channel::Call, "+14155552671", "hi", &identity(None, Some("MG00000000000000000000000000000000")));
         assert_eq!(err, Err(BuildError::NoCallerId));
+    }
+
+    #[test]
+    fn the_next_page_keeps_twilios_path_and_decoded_query() {
+        let req = next_page("/2010-04-01/Accounts/AC1/Calls.json?To=%2B14155552671&StartTime%3E=2026-03-31&PageSize=50&Page=1&PageToken=PA1");
+        assert_eq!((req.kind, req.api, req.post, req.path.as_str()), (RequestKind::List, Api::Rest, false, "/2010-04-01/Accounts/AC1/Calls.json"));
+        assert_eq!(req.query, pairs(&[("To", "+14155552671"), ("StartTime>", "2026-03-31"), ("PageSize", "50"), ("Page", "1"), ("PageToken", "PA1")]));
     }
 
     #[test]
@@ -262,5 +311,8 @@ mod tests {
         let described: serde_json::Value = serde_json::from_str(&req.describe()).unwrap();
         assert_eq!(described["method"], "POST");
         assert_eq!(described["form"]["Body"], "hi");
+        let call = send(Channel::Call, "+14155552671", "hi", &identity(Some("+15005550006"), None)).unwrap();
+        let described: serde_json::Value = serde_json::from_str(&call.describe()).unwrap();
+        assert_eq!(described["form"]["StatusCallbackEvent"], json!(["initiated", "ringing", "answered", "completed"]));
     }
 }

@@ -20,7 +20,7 @@ use super::state::{LookupRecord, TwilioStore};
 use super::twiml;
 use crate::config::{Config, TwilioMode};
 use crate::model::{Channel, Recipient};
-use crate::sinks::{Preview, Resolution, Sent, Sink, SinkError};
+use crate::sinks::{Preview, Reconciled, Resolution, Sent, Sink, SinkError};
 use crate::store::{Attempt, OutboxMessage, StoreError};
 
 /// Twilio's own limit on an SMS body, in characters.
@@ -33,6 +33,8 @@ const LOOKUP_TTL: chrono::TimeDelta = chrono::TimeDelta::days(30);
 /// A listed message counts as ours if created no earlier than this before our attempt
 /// (clock skew between the host and Twilio).
 const RECONCILE_SLACK: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+/// Pages of Twilio's list (50 items each) one reconciliation reads at most.
+const LIST_PAGES: usize = 20;
 /// Line types that cannot receive SMS.
 const NO_SMS_LINE_TYPES: &[&str] = &["landline", "fixedVoip", "tollFree", "premium", "sharedCost", "uan", "voicemail", "pager"];
 
@@ -225,22 +227,46 @@ impl Sink for TwilioSink {
         Ok(None)
     }
 
-    async fn reconcile(&self, m: &OutboxMessage, to: &str, since: DateTime<Utc>, log: &mut Vec<Attempt>) -> Result<Option<String>, SinkError> {
-        let request = request_builder::list_recent(m.row.channel, to, since, &self.settings.identity);
-        let json = self.request(m, &request, log).await?;
-        let mut found = None;
-        // Only a SID no other message holds: calls to one number carry no body to tell apart.
-        for sid in find_matches(&json, m.row.channel, to, &m.row.body, since) {
-            let holder = self.store.sid_holder(&sid).await.map_err(|e| SinkError::Retryable { reason: e.to_string(), http_status: None, code: None, retry_after: None, ambiguous: true })?;
-            if holder.is_none_or(|id| id == m.row.id) {
-                found = Some(sid);
-                break;
+    async fn reconcile(&self, m: &OutboxMessage, to: &str, since: DateTime<Utc>, log: &mut Vec<Attempt>) -> Result<Reconciled, SinkError> {
+        let store_error = |e: StoreError| SinkError::Retryable { reason: e.to_string(), http_status: None, code: None, retry_after: None, ambiguous: true };
+        let mut request = request_builder::list_recent(m.row.channel, to, since, &self.settings.identity);
+        let (mut found, mut unsettled) = (None, false);
+        // Newest first, page after page until the list leaves the window of this attempt.
+        for _ in 0..LIST_PAGES {
+            let json = self.request(m, &request, log).await?;
+            let page = read_page(&json, m.row.channel, to, &m.row.body, since);
+            for listed in page.matches {
+                // Only a SID no other message holds: calls to one number carry no body to tell apart.
+                let holder = self.store.sid_holder(&listed.sid).await.map_err(store_error)?;
+                if holder.is_some_and(|id| id != m.row.id) {
+                    continue;
+                }
+                if m.row.channel == Channel::Sms {
+                    found = Some(listed.sid);
+                    break;
+                }
+                // A call still going has callbacks to come, each naming its message: wait for
+                // them rather than take what may be another message's call.
+                if !listed.ended {
+                    unsettled = true;
+                } else if found.is_none() {
+                    found = Some(listed.sid);
+                }
+            }
+            let settled = unsettled || (found.is_some() && m.row.channel == Channel::Sms);
+            match page.next {
+                Some(next) if !settled && !page.left_window => request = request_builder::next_page(&next),
+                _ => break,
             }
         }
         if let Some(attempt) = log.last_mut() {
-            attempt.sid.clone_from(&found);
+            attempt.sid = found.clone().filter(|_| !unsettled);
         }
-        Ok(found)
+        Ok(match (found, unsettled) {
+            (_, true) => Reconciled::Unsettled,
+            (Some(sid), false) => Reconciled::Found(sid),
+            (None, false) => Reconciled::Absent,
+        })
     }
 
     async fn send(&self, m: &OutboxMessage, to: &str, log: &mut Vec<Attempt>) -> Result<Sent, SinkError> {
@@ -305,25 +331,57 @@ fn lookup_record(number: &str, json: &serde_json::Value) -> LookupRecord {
     LookupRecord { number: number.to_owned(), valid, line_type, detail: errors, fetched_at: Utc::now() }
 }
 
-/// The SIDs of the messages (or calls) in a Twilio list answer that may be the one we sent, in
-/// the list's order.
-fn find_matches(json: &serde_json::Value, channel: Channel, number: &str, body: &str, since: DateTime<Utc>) -> Vec<String> {
+/// A listed message or call that may be the one an unanswered attempt sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Listed {
+    /// Its SID.
+    sid: String,
+    /// Whether it reached a final status (always for an SMS, whose body identifies it): a call
+    /// still queued, ringing or in progress has status callbacks to come.
+    ended: bool,
+}
+
+/// What one page of a Twilio list answer holds for a reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ListPage {
+    /// The items that may be the one we sent, in the list's order (newest first).
+    matches: Vec<Listed>,
+    /// Whether the page reaches items created before the attempt's window: later pages are older.
+    left_window: bool,
+    /// Twilio's `next_page_uri`, when there is a next page.
+    next: Option<String>,
+}
+
+/// Whether a call status (Twilio's `call_enum_status`) is final: no callback is to come after it.
+fn call_ended(status: &str) -> bool {
+    matches!(status, "completed" | "busy" | "failed" | "no-answer" | "canceled")
+}
+
+/// The messages (or calls) in a page of a Twilio list answer that may be the one we sent.
+fn read_page(json: &serde_json::Value, channel: Channel, number: &str, body: &str, since: DateTime<Utc>) -> ListPage {
     let key = match channel {
         Channel::Sms => "messages",
         Channel::Call => "calls",
     };
-    let Some(items) = json.get(key).and_then(|v| v.as_array()) else { return Vec::new() };
-    items.iter().filter_map(|item| {
-        let to_matches = item.get("to").and_then(|v| v.as_str()) == Some(number);
-        let body_matches = channel == Channel::Call || item.get("body").and_then(|v| v.as_str()) == Some(body);
-        let recent = item
-            .get("date_created")
-            .and_then(|v| v.as_str())
-            .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
-            .is_none_or(|d| d.with_timezone(&Utc) >= since - RECONCILE_SLACK);
-        (to_matches && body_matches && recent).then(|| item.get("sid")?.as_str().map(str::to_owned)).flatten()
-    })
-    .collect()
+    let next = json.get("next_page_uri").and_then(|v| v.as_str()).filter(|uri| uri.starts_with('/')).map(str::to_owned);
+    let Some(items) = json.get(key).and_then(|v| v.as_array()) else { return ListPage { matches: Vec::new(), left_window: true, next: None } };
+    let mut left_window = false;
+    let matches = items
+        .iter()
+        .filter_map(|item| {
+            let to_matches = item.get("to").and_then(|v| v.as_str()) == Some(number);
+            let body_matches = channel == Channel::Call || item.get("body").and_then(|v| v.as_str()) == Some(body);
+            let recent = item
+                .get("date_created")
+                .and_then(|v| v.as_str())
+                .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
+                .is_none_or(|d| d.with_timezone(&Utc) >= since - RECONCILE_SLACK);
+            left_window |= !recent;
+            let ended = channel == Channel::Sms || item.get("status").and_then(|v| v.as_str()).is_some_and(call_ended);
+            (to_matches && body_matches && recent).then(|| Some(Listed { sid: item.get("sid")?.as_str()?.to_owned(), ended })).flatten()
+        })
+        .collect();
+    ListPage { matches, left_window, next }
 }
 
 #[cfg(test)]
@@ -356,8 +414,29 @@ mod tests {
             {"sid": "SMother", "to": "+14155552671", "body": "other", "date_created": "Tue, 31 Mar 2026 12:00:01 +0000"},
             {"sid": "SMours", "to": "+14155552671", "body": "hi", "date_created": "Tue, 31 Mar 2026 12:00:01 +0000"},
         ]});
-        assert_eq!(find_matches(&list, Channel::Sms, "+14155552671", "hi", since), ["SMours"]);
-        assert!(find_matches(&list, Channel::Sms, "+14155550000", "hi", since).is_empty());
+        let page = read_page(&list, Channel::Sms, "+14155552671", "hi", since);
+        assert_eq!(page.matches, [Listed { sid: "SMours".into(), ended: true }]);
+        assert!(page.left_window, "SMold is older than the window");
+        assert_eq!(page.next, None);
+        assert!(read_page(&list, Channel::Sms, "+14155550000", "hi", since).matches.is_empty());
+    }
+
+    #[test]
+    fn a_listed_call_has_ended_only_in_a_final_status_and_the_next_page_is_kept() {
+        let since = at("2026-03-31T12:00:00Z");
+        let created = "Tue, 31 Mar 2026 12:00:01 +0000";
+        let list = serde_json::json!({"calls": [
+            {"sid": "CAqueued", "to": "+14155552671", "status": "queued", "date_created": created},
+            {"sid": "CAringing", "to": "+14155552671", "status": "ringing", "date_created": created},
+            {"sid": "CAtalking", "to": "+14155552671", "status": "in-progress", "date_created": created},
+            {"sid": "CAdone", "to": "+14155552671", "status": "completed", "date_created": created},
+            {"sid": "CAbusy", "to": "+14155552671", "status": "busy", "date_created": created},
+        ], "next_page_uri": "/2010-04-01/Accounts/AC1/Calls.json?To=%2B14155552671&PageSize=50&Page=1&PageToken=PA1"});
+        let page = read_page(&list, Channel::Call, "+14155552671", "ignored", since);
+        let ended: Vec<(&str, bool)> = page.matches.iter().map(|l| (l.sid.as_str(), l.ended)).collect();
+        assert_eq!(ended, [("CAqueued", false), ("CAringing", false), ("CAtalking", false), ("CAdone", true), ("CAbusy", true)]);
+        assert!(!page.left_window);
+        assert_eq!(page.next.as_deref(), Some("/2010-04-01/Accounts/AC1/Calls.json?To=%2B14155552671&PageSize=50&Page=1&PageToken=PA1"));
     }
 
     #[test]

@@ -54,6 +54,17 @@ pub enum CallbackOutcome {
         /// Whether the current delivery status changed.
         advanced: bool,
     },
+    /// Stored, and the SID moved to the message the callback's tag names from `from`, which had
+    /// adopted it from Twilio's list and is now `sending` again, to be reconciled (see
+    /// [`TwilioStore::record_status_callback`]).
+    Moved {
+        /// The message that now holds the SID (the tag's).
+        outbox_id: i64,
+        /// The message that held it.
+        from: i64,
+        /// Whether the current delivery status changed.
+        advanced: bool,
+    },
 }
 
 /// An inbound SMS as received.
@@ -144,6 +155,11 @@ pub trait TwilioStore: Send + Sync {
     /// the current one (a late status never moves a message backwards). A SID no message holds,
     /// with a tag naming a message still `sending` in the tag's series with no SID, is first
     /// linked to that message (the host died, or timed out, before recording Twilio's answer).
+    /// A SID another message holds while the tag names a message whose latest attempt (same
+    /// series and attempt) it is moves to the tagged one: the holder can only have adopted it
+    /// from Twilio's list (one request has one SID), so the tag is the truth. The holder goes
+    /// back to `sending`, due at once and holding no SID, to be reconciled again; a SID the
+    /// tagged message held before (likewise from the list) is released for its owner to adopt.
     async fn record_status_callback(&self, callback: &StatusCallback) -> Result<CallbackOutcome>;
 
     /// Records an inbound SMS in one transaction, linked to the most recent message sent to its

@@ -13,7 +13,9 @@ use tokio::sync::watch;
 use super::client::QadClient;
 use super::records::RecordKind;
 use super::writeback::{self, Line, WritebackError};
+use crate::model::Channel;
 use crate::sources::poll::PollError;
+use crate::sources::twilio::callbacks::is_call_progress;
 use crate::store::{Lease, RecordHistory, Store};
 
 /// History rows read per round.
@@ -82,7 +84,7 @@ impl Reporter {
     }
 
     /// The line for a history row, when its record kind has a write-back target and the row is
-    /// an outcome, a delivery status or a reply.
+    /// an outcome, a delivery status (for a call, only how it ended) or a reply.
     fn line(&self, prefix: &str, row: &RecordHistory) -> Option<(RecordKind, String, Line)> {
         let (kind, key) = row.record.strip_prefix(prefix)?.split_once(':')?;
         let kind = RecordKind::parse(kind)?;
@@ -93,6 +95,9 @@ impl Reporter {
             "reply" => h.detail.clone().unwrap_or_default(),
             "sent" | "dry-run" => format!("{}{}", h.status, row.sid.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()),
             "failed" | "undeliverable" => format!("{}: {}", h.status, h.detail.as_deref().unwrap_or_default()),
+            // A call's progress (initiated, ringing, answered) stays in the audit; the record
+            // gets how it ended.
+            status if callback && !written_back(row.channel, status) => return None,
             status if callback => format!("delivery status {status}"),
             _ => return None,
         };
@@ -119,6 +124,30 @@ impl Reporter {
                 _ = tokio::time::sleep(EVERY) => {}
                 _ = shutdown.changed() => {}
             }
+        }
+    }
+}
+
+/// Whether a delivery status from Twilio's callback is written back: every status of an SMS, a
+/// call's final one only (its progress, initiated, ringing and in-progress, stays in the audit).
+fn written_back(channel: Channel, status: &str) -> bool {
+    channel != Channel::Call || !is_call_progress(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_calls_progress_is_not_written_back_but_how_it_ended_and_every_sms_status_are() {
+        for status in ["initiated", "ringing", "in-progress"] {
+            assert!(!written_back(Channel::Call, status), "{status}");
+        }
+        for status in ["completed", "busy", "no-answer", "failed", "canceled"] {
+            assert!(written_back(Channel::Call, status), "{status}");
+        }
+        for status in ["queued", "sent", "delivered", "undelivered"] {
+            assert!(written_back(Channel::Sms, status), "{status}");
         }
     }
 }

@@ -61,9 +61,19 @@ pub fn call_rank(status: &str) -> Option<u8> {
         "queued" | "initiated" => Some(0),
         "ringing" => Some(1),
         "in-progress" | "answered" => Some(2),
-        "completed" | "busy" | "no-answer" | "failed" | "canceled" => Some(3),
+        "completed" | "busy" | "no-answer" | "failed" | "canceled" => Some(CALL_ENDED_RANK),
         _ => None,
     }
+}
+
+/// The rank of a call's final statuses (`completed`, `busy`, `no-answer`, `failed`, `canceled`).
+pub const CALL_ENDED_RANK: u8 = 3;
+
+/// Whether a call status is progress (`initiated`, `ringing`, `in-progress`): kept in the
+/// message's history and shown as its current delivery status until a final one arrives, never
+/// taken as how the call ended.
+pub fn is_call_progress(status: &str) -> bool {
+    call_rank(status).is_some_and(|rank| rank < CALL_ENDED_RANK)
 }
 
 /// What an inbound SMS does to the sender's opt-out list: Twilio's `OptOutType` (Advanced
@@ -192,6 +202,16 @@ mod tests {
         assert!(call_rank("initiated") < call_rank("ringing"));
         assert!(call_rank("ringing") < call_rank("in-progress"));
         assert!(call_rank("in-progress") < call_rank("completed"));
+        assert_eq!(call_rank("answered"), call_rank("in-progress"));
+        for status in ["queued", "initiated", "ringing", "in-progress"] {
+            assert!(is_call_progress(status), "{status}");
+        }
+        for status in ["completed", "busy", "no-answer", "failed", "canceled", "bogus"] {
+            assert!(!is_call_progress(status), "{status}");
+            if status != "bogus" {
+                assert_eq!(call_rank(status), Some(CALL_ENDED_RANK), "{status}");
+            }
+        }
         assert_eq!(message_rank("bogus"), None);
     }
 

@@ -136,8 +136,12 @@ pub async fn status(State(state): State<TwilioWebhooks>, RawQuery(query): RawQue
         tag: query.as_deref().and_then(MessageTag::from_query),
     };
     let outcome = state.store.record_status_callback(&callback).await.map_err(|e| store_failed(&e))?;
+    if let CallbackOutcome::Moved { outbox_id, from, .. } = outcome {
+        tracing::warn!(sid, status, outbox_id, from, "A status callback named the message of a call another had adopted from Twilio's list; moved, and that one is reconciled again.");
+    }
     let label = match outcome {
         CallbackOutcome::Duplicate => "duplicate",
+        CallbackOutcome::Moved { .. } => "moved",
         CallbackOutcome::Recorded { outbox_id: None, .. } => "unknown sid",
         CallbackOutcome::Recorded { advanced: true, .. } => "advanced",
         CallbackOutcome::Recorded { advanced: false, .. } => "kept in history",

@@ -211,7 +211,8 @@ impl OutboxStore for PgStore {
                      claimed_by = CASE WHEN $12 THEN claimed_by END,
                      lease_until = CASE WHEN $12 THEN $13::BIGINT END
                  WHERE id = $1 AND status IN ('pending', 'sending')
-                   AND (claimed_by IS NULL OR claimed_by = $11)",
+                   AND (claimed_by IS NULL OR claimed_by = $11)
+                   AND ($7::TEXT IS NULL OR sid IS NULL OR sid = $7)",
                 &[
                     &update.id,
                     &update.status.as_str(),

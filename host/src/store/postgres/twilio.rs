@@ -11,7 +11,8 @@ use super::{PgResultExt as _, PgStore, from_millis, millis, sql_limit};
 use crate::sinks::twilio::state::{
     CallbackOutcome, InboundMessage, InboundRecord, LookupRecord, OptChange, OptOut, OptOutClearance, StatusCallback, TwilioStore,
 };
-use crate::store::sqlite::judge_callback;
+use crate::sinks::twilio::message_tag::MessageTag;
+use crate::store::sqlite::{judge_callback, moved_lines};
 use crate::store::{InsertOutcome, Result};
 
 const INBOUND_COLUMNS: &str = "sid, from_number, to_number, body, opt_out_type, outbox_id, event_id, params, received_at";
@@ -47,6 +48,7 @@ impl TwilioStore for PgStore {
         let target: Option<(i64, Option<i64>, Option<String>)> =
             target.map(|row| Ok((row.try_get(0).op(OP)?, row.try_get(1).op(OP)?, row.try_get(2).op(OP)?))).transpose()?;
         let at = millis(cb.received_at);
+        let mut moved_from = None;
         // An unheld SID whose callback names its message (the URL's tag) is linked to it while
         // that message is still `sending` in the tag's series with no SID.
         let target = match (target, cb.tag) {
@@ -67,6 +69,13 @@ impl TwilioStore for PgStore {
                 }
                 (linked > 0).then_some((tag.outbox_id, None, None))
             }
+            (Some(held), Some(tag)) if held.0 != tag.outbox_id => match move_tagged(&tx, cb, tag, held.0, at).await? {
+                Some(moved) => {
+                    moved_from = Some(held.0);
+                    Some(moved)
+                }
+                None => Some(held),
+            },
             (target, _) => target,
         };
         let outbox_id = target.as_ref().map(|t| t.0);
@@ -96,7 +105,10 @@ impl TwilioStore for PgStore {
             }
         }
         tx.commit().await.op(OP)?;
-        Ok(CallbackOutcome::Recorded { outbox_id, advanced })
+        Ok(match (moved_from, outbox_id) {
+            (Some(from), Some(outbox_id)) => CallbackOutcome::Moved { outbox_id, from, advanced },
+            _ => CallbackOutcome::Recorded { outbox_id, advanced },
+        })
     }
 
     async fn sid_holder(&self, sid: &str) -> Result<Option<i64>> {
@@ -267,6 +279,63 @@ impl TwilioStore for PgStore {
             })
             .collect()
     }
+}
+
+/// Moves `cb`'s SID from `holder` to the message its tag names, when the tag is that message's
+/// latest attempt (see the SQLite backend for the why); the tagged row as the callback targets
+/// it, or `None` (nothing changed).
+async fn move_tagged(tx: &Transaction<'_>, cb: &StatusCallback, tag: MessageTag, holder: i64, at: i64) -> Result<Option<(i64, Option<i64>, Option<String>)>> {
+    const OP: &str = "move sid by callback";
+    let tagged = tx
+        .query_opt(
+            "SELECT status, sid FROM outbox WHERE id = $1 AND series = $2 AND attempts = $3 AND status IN ('sending', 'sent') FOR UPDATE",
+            &[&tag.outbox_id, &i64::from(tag.series), &i64::from(tag.attempt)],
+        )
+        .await
+        .op(OP)?;
+    let Some(tagged) = tagged else { return Ok(None) };
+    let (status, released): (String, Option<String>) = (tagged.try_get(0).op(OP)?, tagged.try_get(1).op(OP)?);
+    let reopened = tx
+        .execute(
+            "UPDATE outbox SET status = 'sending', sid = NULL, sending_since = COALESCE(sending_since, created_at),
+                 next_attempt_at = $3, claimed_by = NULL, lease_until = NULL, delivery_status = NULL,
+                 delivery_rank = NULL, updated_at = $3
+             WHERE id = $1 AND sid = $2 AND status = 'sent'",
+            &[&holder, &cb.sid, &at],
+        )
+        .await
+        .op(OP)?;
+    if reopened == 0 {
+        return Ok(None);
+    }
+    let (holder_line, tagged_line) = moved_lines(cb, tag, holder, released.as_deref());
+    tx.execute("INSERT INTO message_history (outbox_id, at, status, detail) VALUES ($1, $2, 'sending', $3)", &[&holder, &at, &holder_line])
+        .await
+        .op(OP)?;
+    if let Some(released) = &released {
+        tx.execute("UPDATE twilio_callbacks SET outbox_id = NULL WHERE sid = $1 AND outbox_id = $2", &[released, &tag.outbox_id])
+            .await
+            .op(OP)?;
+    }
+    tx.execute("UPDATE twilio_callbacks SET outbox_id = $2 WHERE sid = $1", &[&cb.sid, &tag.outbox_id]).await.op(OP)?;
+    let best = tx
+        .query_opt("SELECT status, rank FROM twilio_callbacks WHERE sid = $1 AND rank IS NOT NULL ORDER BY rank DESC, id LIMIT 1", &[&cb.sid])
+        .await
+        .op(OP)?;
+    let (best_status, best_rank): (Option<String>, Option<i64>) = match best {
+        Some(row) => (Some(row.try_get(0).op(OP)?), Some(row.try_get(1).op(OP)?)),
+        None => (None, None),
+    };
+    tx.execute(
+        "UPDATE outbox SET sid = $2, delivery_status = $3, delivery_rank = $4, updated_at = $5 WHERE id = $1",
+        &[&tag.outbox_id, &cb.sid, &best_status, &best_rank, &at],
+    )
+    .await
+    .op(OP)?;
+    tx.execute("INSERT INTO message_history (outbox_id, at, status, detail) VALUES ($1, $2, $3, $4)", &[&tag.outbox_id, &at, &status, &tagged_line])
+        .await
+        .op(OP)?;
+    Ok(Some((tag.outbox_id, best_rank, best_status)))
 }
 
 /// Adopts status callbacks that arrived for `sid` before the sender stored it on outbox row

@@ -16,7 +16,7 @@ mod secrets;
 mod twilio;
 
 pub(crate) use self::inbox::summarize_failures;
-pub(crate) use self::twilio::judge_callback;
+pub(crate) use self::twilio::{judge_callback, moved_lines};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -270,7 +270,8 @@ impl OutboxStore for SqliteStore {
                          claimed_by = CASE WHEN ?12 THEN claimed_by END,
                          lease_until = CASE WHEN ?12 THEN ?13 END
                      WHERE id = ?1 AND status IN ('pending', 'sending')
-                       AND (claimed_by IS NULL OR claimed_by = ?11)",
+                       AND (claimed_by IS NULL OR claimed_by = ?11)
+                       AND (?7 IS NULL OR sid IS NULL OR sid = ?7)",
                     params![
                         update.id,
                         update.status.as_str(),

@@ -139,8 +139,16 @@ fn record_callback(
         .optional()
         .op(OP)?;
     let at = millis(cb.received_at);
+    let mut moved_from = None;
     let target = match (target, cb.tag) {
         (None, Some(tag)) => link_tagged(&tx, cb, tag, at)?,
+        (Some(held), Some(tag)) if held.0 != tag.outbox_id => match move_tagged(&tx, cb, tag, held.0, at)? {
+            Some(moved) => {
+                moved_from = Some(held.0);
+                Some(moved)
+            }
+            None => Some(held),
+        },
         (target, _) => target,
     };
     let outbox_id = target.as_ref().map(|t| t.0);
@@ -184,7 +192,10 @@ fn record_callback(
         }
     }
     tx.commit().op(OP)?;
-    Ok(CallbackOutcome::Recorded { outbox_id, advanced })
+    Ok(match (moved_from, outbox_id) {
+        (Some(from), Some(outbox_id)) => CallbackOutcome::Moved { outbox_id, from, advanced },
+        _ => CallbackOutcome::Recorded { outbox_id, advanced },
+    })
 }
 
 /// The message a callback is recorded on: outbox id, delivery rank and delivery status.
@@ -215,6 +226,74 @@ fn link_tagged(tx: &Connection, cb: &StatusCallback, tag: MessageTag, at: i64) -
     tx.execute("INSERT INTO message_history (outbox_id, at, status, detail) VALUES (?1, ?2, 'sending', ?3)", params![tag.outbox_id, at, detail])
         .op(OP)?;
     Ok(Some((tag.outbox_id, None, None)))
+}
+
+/// Moves `cb`'s SID from `holder` to the message its tag names, when the tag is that message's
+/// latest attempt (see [`TwilioStore::record_status_callback`]); the tagged row as
+/// [`record_callback`] targets it, or `None` (nothing changed) when the tag is stale or the
+/// holder is not a `sent` message.
+fn move_tagged(tx: &Connection, cb: &StatusCallback, tag: MessageTag, holder: i64, at: i64) -> Result<Option<CallbackTarget>> {
+    const OP: &str = "move sid by callback";
+    let tagged: Option<(String, Option<String>)> = tx
+        .query_row(
+            "SELECT status, sid FROM outbox WHERE id = ?1 AND series = ?2 AND attempts = ?3 AND status IN ('sending', 'sent')",
+            params![tag.outbox_id, tag.series, tag.attempt],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .op(OP)?;
+    let Some((status, released)) = tagged else { return Ok(None) };
+    let reopened = tx
+        .execute(
+            "UPDATE outbox SET status = 'sending', sid = NULL, sending_since = COALESCE(sending_since, created_at),
+                 next_attempt_at = ?3, claimed_by = NULL, lease_until = NULL, delivery_status = NULL,
+                 delivery_rank = NULL, updated_at = ?3
+             WHERE id = ?1 AND sid = ?2 AND status = 'sent'",
+            params![holder, cb.sid, at],
+        )
+        .op(OP)?;
+    if reopened == 0 {
+        return Ok(None);
+    }
+    let (holder_line, tagged_line) = moved_lines(cb, tag, holder, released.as_deref());
+    tx.execute("INSERT INTO message_history (outbox_id, at, status, detail) VALUES (?1, ?2, 'sending', ?3)", params![holder, at, holder_line])
+        .op(OP)?;
+    if let Some(released) = &released {
+        tx.execute("UPDATE twilio_callbacks SET outbox_id = NULL WHERE sid = ?1 AND outbox_id = ?2", params![released, tag.outbox_id])
+            .op(OP)?;
+    }
+    tx.execute("UPDATE twilio_callbacks SET outbox_id = ?2 WHERE sid = ?1", params![cb.sid, tag.outbox_id]).op(OP)?;
+    let best: Option<(String, i64)> = tx
+        .query_row(
+            "SELECT status, rank FROM twilio_callbacks WHERE sid = ?1 AND rank IS NOT NULL ORDER BY rank DESC, id LIMIT 1",
+            [&cb.sid],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .op(OP)?;
+    let (best_status, best_rank) = best.unzip();
+    tx.execute(
+        "UPDATE outbox SET sid = ?2, delivery_status = ?3, delivery_rank = ?4, updated_at = ?5 WHERE id = ?1",
+        params![tag.outbox_id, cb.sid, best_status, best_rank, at],
+    )
+    .op(OP)?;
+    tx.execute("INSERT INTO message_history (outbox_id, at, status, detail) VALUES (?1, ?2, ?3, ?4)", params![tag.outbox_id, at, status, tagged_line])
+        .op(OP)?;
+    Ok(Some((tag.outbox_id, best_rank, best_status)))
+}
+
+/// The history lines of a SID moved from `holder` to the message `tag` names (which releases
+/// `released`, if it held one): the holder's, then the tagged message's. Shared by every backend.
+pub(crate) fn moved_lines(cb: &StatusCallback, tag: MessageTag, holder: i64, released: Option<&str>) -> (String, String) {
+    let holder_line = format!(
+        "{} belongs to message {}: Twilio's status callback for its attempt {} names it (this message had adopted it from the list); reconciling again",
+        cb.sid, tag.outbox_id, tag.attempt
+    );
+    let mut tagged_line = format!("{} linked by Twilio's status callback for attempt {}, taken from message {holder}, which had adopted it from the list", cb.sid, tag.attempt);
+    if let Some(released) = released {
+        tagged_line.push_str(&format!("; {released} (adopted from the list) released"));
+    }
+    (holder_line, tagged_line)
 }
 
 /// Whether callback `cb` moves a message whose delivery status is `current` (of rank
