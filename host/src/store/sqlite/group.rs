@@ -134,7 +134,7 @@ impl Inner {
         if jobs.is_empty() {
             return false;
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE").op("begin group commit") {
+        if let Err(e) = run(&conn, "BEGIN IMMEDIATE").op("begin group commit") {
             for job in jobs {
                 job(Err(&e))(Some(&e));
             }
@@ -155,7 +155,7 @@ impl Inner {
         }
         let failed = match broken {
             Some(e) => Some(e),
-            None => conn.execute_batch("COMMIT").op("commit").err(),
+            None => run(&conn, "COMMIT").op("commit").err(),
         };
         if failed.is_some() && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
@@ -170,13 +170,21 @@ impl Inner {
 
 /// Runs `f` in a savepoint: kept when it succeeds, rolled back alone when it fails.
 fn in_savepoint<T>(conn: &Connection, op: &'static str, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-    conn.execute_batch("SAVEPOINT grouped").op(op)?;
+    run(conn, "SAVEPOINT grouped").op(op)?;
     let outcome = f(conn);
     if conn.is_autocommit() {
         // The database rolled everything back; the caller sees it.
         return outcome;
     }
-    let end = if outcome.is_ok() { "RELEASE grouped" } else { "ROLLBACK TO grouped; RELEASE grouped" };
-    conn.execute_batch(end).op(op)?;
+    if outcome.is_err() {
+        run(conn, "ROLLBACK TO grouped").op(op)?;
+    }
+    run(conn, "RELEASE grouped").op(op)?;
     outcome
+}
+
+/// Runs one statement without parameters, prepared once per connection (these run for every
+/// write: parsing them each time cost more than the writes themselves).
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }

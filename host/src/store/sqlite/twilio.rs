@@ -192,8 +192,8 @@ type CallbackTarget = (i64, Option<i64>, Option<String>);
 
 /// The message other than `except` holding `sid`.
 pub(super) fn holder_of(conn: &Connection, sid: &str, except: Option<i64>) -> Result<Option<i64>> {
-    conn.query_row("SELECT id FROM outbox WHERE sid = ?1 AND id IS NOT ?2", params![sid, except], |row| row.get(0))
-        .optional()
+    conn.prepare_cached("SELECT id FROM outbox WHERE sid = ?1 AND id IS NOT ?2")
+        .and_then(|mut stmt| stmt.query_row(params![sid, except], |row| row.get(0)).optional())
         .op("find sid holder")
 }
 
