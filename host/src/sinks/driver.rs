@@ -42,6 +42,9 @@ const RECONCILE_DEFER: Duration = Duration::from_millis(500);
 /// After a store failure, wait this long before claiming again.
 const STORE_RETRY: Duration = Duration::from_secs(2);
 
+/// A claim under way: the rows it leased, and whether nothing was in flight when it began.
+type Claim<'a> = BoxFuture<'a, (Result<Vec<OutboxMessage>, StoreError>, bool)>;
+
 /// What the driver reads from the configuration.
 #[derive(Debug, Clone)]
 pub struct DriverSettings {
@@ -165,8 +168,7 @@ impl SinkDriver {
         let stopping = || shutdown.is_some_and(|s| *s.borrow());
         let mut in_flight = FuturesUnordered::new();
         let mut claimed: VecDeque<OutboxMessage> = VecDeque::new();
-        // The claim under way, and whether nothing was in flight when it began.
-        let mut claiming: Option<BoxFuture<'_, (Result<Vec<OutboxMessage>, StoreError>, bool)>> = None;
+        let mut claiming: Option<Claim<'_>> = None;
         let (mut done, mut failure) = (0, None);
         // The last claim found nothing due: no more claims until a wake-up or until the messages
         // in flight are done (one of them may be due again at once, e.g. a retry with no wait);
