@@ -50,6 +50,15 @@ fn production(mode: TwilioMode) -> SenderSettings {
     s
 }
 
+/// This process's CPU time so far.
+fn own_cpu() -> Duration {
+    common::cpu_time(std::process::id()).unwrap_or_default()
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
@@ -61,7 +70,7 @@ fn main() {
             let client = reqwest::Client::new();
             let url = format!("{base}/2010-04-01/Accounts/{ACCOUNT}/Messages.json");
             let next = Arc::new(AtomicUsize::new(0));
-            let started = Instant::now();
+            let (started, cpu) = (Instant::now(), own_cpu());
             let tasks: Vec<_> = (0..in_flight)
                 .map(|_| {
                     let (client, url, next) = (client.clone(), url.clone(), next.clone());
@@ -76,10 +85,15 @@ fn main() {
             for t in tasks {
                 t.await.unwrap();
             }
-            BACKLOG as f64 / started.elapsed().as_secs_f64()
+            (BACKLOG as f64 / started.elapsed().as_secs_f64(), (own_cpu() - cpu) / BACKLOG as u32)
         };
+        let (ceiling, ceiling_cpu) = ceiling;
         twilio.requests.lock().unwrap().clear();
-        println!("ceiling, bare reqwest -> Twilio stand-in, {in_flight} in flight: {}/s", common::thousands(ceiling));
+        println!(
+            "ceiling, bare reqwest -> Twilio stand-in, {in_flight} in flight: {}/s, {:.0} µs CPU per request (client and stand-in)",
+            common::thousands(ceiling),
+            micros(ceiling_cpu)
+        );
 
         // 2. Backlog throughput.
         let (_dir, store) = store();
@@ -88,15 +102,19 @@ fn main() {
             dispatch(&store, &format!("backlog-{}", chunk.0), CustomerNumbers::default(), chunk.1).await;
         }
         let driver = sender(&store, Some(service(&base, Duration::from_secs(10))), production(TwilioMode::Live));
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), own_cpu());
         let sent = driver.drain(None).await.unwrap();
         let elapsed = started.elapsed();
+        let backlog_cpu = (own_cpu() - cpu) / u32::try_from(sent.max(1)).unwrap();
         let backlog_rate = sent as f64 / elapsed.as_secs_f64();
         println!(
-            "sender backlog: {sent} messages in {:.2} s = {}/s = {:.2}x the ceiling (limiter off, {in_flight} in flight, one Lookups call, then cached)",
+            "sender backlog: {sent} messages in {:.2} s = {}/s = {:.2}x the ceiling (limiter off, {in_flight} in flight, one Lookups call, then cached); \
+             {:.0} µs CPU per message (sender, store and stand-in) = {:.1}x the ceiling's per request",
             elapsed.as_secs_f64(),
             common::thousands(backlog_rate),
-            backlog_rate / ceiling
+            backlog_rate / ceiling,
+            micros(backlog_cpu),
+            micros(backlog_cpu) / micros(ceiling_cpu)
         );
 
         // 3. Outbox row -> request latency, rows trickling in while the sender runs.
@@ -164,25 +182,29 @@ fn main() {
         site.set_secret("twilio.auth_token", "token-123");
         let server = tokio::task::block_in_place(|| site.start());
         let requests = common::signed(common::wave_bodies(END_TO_END, "e2e", &["estimate.accepted"]));
-        let started = Instant::now();
+        let serve_cpu = || common::cpu_time(server.child.id()).unwrap_or_default();
+        let (started, cpu) = (Instant::now(), serve_cpu());
         let acked = common::post_all(&format!("{}/webhooks/wave", server.base), requests).await;
         let sms = |t: &Twilio| t.requests.lock().unwrap().iter().filter(|r| r.path.ends_with("/Messages.json")).count();
         let deadline = Instant::now() + Duration::from_secs(120);
         while sms(&twilio) < END_TO_END && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        let cpu = serve_cpu() - cpu;
         let posts = twilio.posts();
         let sent: Vec<_> = posts.iter().filter(|r| r.path.ends_with("/Messages.json")).collect();
         let last = sent.iter().map(|r| r.at).max().unwrap_or_else(Instant::now);
         let elapsed = last.saturating_duration_since(started);
         let rate = sent.len() as f64 / elapsed.as_secs_f64();
         println!(
-            "sender end to end, serve live: {END_TO_END} signed webhooks (acked at {}), {} SMS at the stand-in in {:.2} s = {}/s = {:.2}x the ceiling (goal >= 5,000/s)",
+            "sender end to end, serve live: {END_TO_END} signed webhooks (acked at {}), {} SMS at the stand-in in {:.2} s = {}/s = {:.2}x the ceiling (goal >= 5,000/s); \
+             serve used {:.0} µs CPU per message (its webhook, dispatch and send)",
             acked.summary(),
             sent.len(),
             elapsed.as_secs_f64(),
             common::thousands(rate),
-            rate / ceiling
+            rate / ceiling,
+            micros(cpu / u32::try_from(sent.len().max(1)).unwrap())
         );
         drop(server);
     });

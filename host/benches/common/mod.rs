@@ -243,6 +243,17 @@ pub fn rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU time (user + system) a process has used so far: `/proc/PID/stat`'s `utime` and `stime`.
+/// Unlike a rate, it barely moves when other work shares the cores.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // In USER_HZ ticks, which Linux fixes at 100 a second for user space.
+    Some(Duration::from_millis(ticks * 10))
+}
+
 /// Counts rows of `sql` (a `SELECT COUNT(*) …`) in the store at `db`, read-only.
 pub fn count(db: &Path, sql: &str) -> i64 {
     let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();

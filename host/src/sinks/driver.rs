@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use futures::future::{BoxFuture, FutureExt as _};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -43,6 +44,9 @@ const RECONCILE_DEFER: Duration = Duration::from_millis(500);
 const UNSETTLED_DEFER: Duration = Duration::from_secs(2);
 /// After a store failure, wait this long before claiming again.
 const STORE_RETRY: Duration = Duration::from_secs(2);
+
+/// A claim under way: the rows it leased, and whether nothing was in flight when it began.
+type Claim<'a> = BoxFuture<'a, (Result<Vec<OutboxMessage>, StoreError>, bool)>;
 
 /// What the driver reads from the configuration.
 #[derive(Debug, Clone)]
@@ -159,42 +163,58 @@ impl SinkDriver {
 
     /// Processes every message due now (including those that become due again during the
     /// drain, e.g. a retry with no wait). Returns how many were processed. Claims are pipelined:
-    /// the next batch is claimed as soon as the last one has started, so up to
+    /// the next batch is claimed as soon as the last one has started, while the messages in
+    /// flight go on, and a wake-up (new rows committed) claims again at once, so up to
     /// `concurrency` messages are always in flight while rows are due.
     pub async fn drain(&self, shutdown: Option<&watch::Receiver<bool>>) -> Result<usize, StoreError> {
         let limit = self.in_flight();
         let stopping = || shutdown.is_some_and(|s| *s.borrow());
         let mut in_flight = FuturesUnordered::new();
         let mut claimed: VecDeque<OutboxMessage> = VecDeque::new();
+        let mut claiming: Option<Claim<'_>> = None;
         let (mut done, mut failure) = (0, None);
-        // A claim found nothing due: no more claims until the messages in flight are done (one
-        // of them may be due again at once, e.g. a retry with no wait); finished when it found
-        // nothing with none in flight.
+        // The last claim found nothing due: no more claims until a wake-up or until the messages
+        // in flight are done (one of them may be due again at once, e.g. a retry with no wait);
+        // finished when it found nothing with none in flight.
         let (mut nothing_due, mut finished) = (false, false);
         loop {
-            while in_flight.len() < limit {
-                if let Some(m) = claimed.pop_front() {
-                    in_flight.push(self.process(m));
-                    done += 1;
-                    continue;
-                }
-                if nothing_due || failure.is_some() || stopping() {
+            while in_flight.len() < limit
+                && let Some(m) = claimed.pop_front()
+            {
+                in_flight.push(self.process(m));
+                done += 1;
+            }
+            if claiming.is_none() && claimed.is_empty() && in_flight.len() < limit && !nothing_due && failure.is_none() && !stopping() {
+                let idle = in_flight.is_empty();
+                let claim = self.store.claim_due_messages(&self.lease, Utc::now(), self.sink.channels(), self.claim_size());
+                claiming = Some(claim.map(move |result| (result, idle)).boxed());
+            }
+            if claiming.is_none() && in_flight.is_empty() {
+                if finished || failure.is_some() || stopping() {
                     break;
                 }
-                let idle = in_flight.is_empty();
-                match self.store.claim_due_messages(&self.lease, Utc::now(), self.sink.channels(), self.claim_size()).await {
-                    Ok(batch) if batch.is_empty() => (nothing_due, finished) = (true, idle),
-                    Ok(batch) => claimed.extend(batch),
-                    Err(e) => failure = Some(e),
-                }
+                nothing_due = false;
+                continue;
             }
-            match in_flight.next().await {
-                Some(Ok(())) => {}
-                Some(Err(e)) => {
-                    failure.get_or_insert(e);
+            tokio::select! {
+                Some(result) = in_flight.next(), if !in_flight.is_empty() => {
+                    if let Err(e) = result {
+                        failure.get_or_insert(e);
+                    }
                 }
-                None if finished || failure.is_some() || stopping() => break,
-                None => nothing_due = false,
+                (result, idle) = async { claiming.as_mut().expect("enabled only while claiming").await }, if claiming.is_some() => {
+                    claiming = None;
+                    match result {
+                        Ok(batch) => {
+                            (nothing_due, finished) = (batch.is_empty(), batch.is_empty() && idle);
+                            claimed.extend(batch);
+                        }
+                        Err(e) => {
+                            failure.get_or_insert(e);
+                        }
+                    }
+                }
+                _ = self.wake.notified(), if nothing_due && claiming.is_none() => nothing_due = false,
             }
         }
         match failure {

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::message_tag::MessageTag;
-use super::phone::to_e164;
+use super::phone::{PhoneError, to_e164};
 use super::request_builder::{self, Identity, TwilioRequest};
 use super::retry::OPTED_OUT;
 use super::service::TwilioService;
@@ -72,6 +72,9 @@ impl TwilioSettings {
 
 /// Lookups answers kept in memory (the store keeps them across restarts).
 const LOOKUP_CACHE_ENTRIES: u64 = 100_000;
+/// Recipients' numbers as written, with their E.164 form, kept in memory: parsing one with the
+/// libphonenumber port costs more than the rest of a message's preparation.
+const NUMBER_CACHE_ENTRIES: u64 = 100_000;
 
 /// The Twilio sink.
 pub struct TwilioSink {
@@ -80,6 +83,8 @@ pub struct TwilioSink {
     settings: TwilioSettings,
     /// Lookups answers by number; concurrent messages to one number share one fetch.
     lookups: moka::future::Cache<String, LookupRecord>,
+    /// [`to_e164`] of each number as written (in the configured default region).
+    numbers: moka::sync::Cache<String, Result<String, PhoneError>>,
 }
 
 impl TwilioSink {
@@ -87,7 +92,18 @@ impl TwilioSink {
     /// dry-run.
     pub fn new(store: Arc<dyn TwilioStore>, service: Option<TwilioService>, settings: TwilioSettings) -> Self {
         let lookups = moka::future::Cache::builder().max_capacity(LOOKUP_CACHE_ENTRIES).time_to_live(LOOKUP_TTL.to_std().expect("positive")).build();
-        TwilioSink { store, service, settings, lookups }
+        let numbers = moka::sync::Cache::new(NUMBER_CACHE_ENTRIES);
+        TwilioSink { store, service, settings, lookups, numbers }
+    }
+
+    /// `raw` in E.164, read in the default region; parsed once per distinct text.
+    fn e164(&self, raw: &str) -> Result<String, PhoneError> {
+        if let Some(known) = self.numbers.get(raw) {
+            return known;
+        }
+        let parsed = to_e164(raw, &self.settings.default_region);
+        self.numbers.insert(raw.to_owned(), parsed.clone());
+        parsed
     }
 
     /// Sends `request`: the parsed answer, and how long it took in ms.
@@ -195,7 +211,7 @@ impl Sink for TwilioSink {
             },
             Recipient::Number(n) => n.clone(),
         };
-        let number = match to_e164(&raw, &self.settings.default_region) {
+        let number = match self.e164(&raw) {
             Ok(n) => n,
             Err(e) => return Ok(Resolution::Undeliverable { to: None, code: None, reason: e.to_string() }),
         };

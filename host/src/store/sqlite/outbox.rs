@@ -262,7 +262,7 @@ impl OutboxStore for SqliteStore {
                 return Err(StoreError::SidTaken { sid: sid.clone(), holder });
             }
             let changed = tx
-                .execute(
+                .prepare_cached(
                     "UPDATE outbox SET status = ?2, attempts = ?3, next_attempt_at = ?4,
                          sending_since = ?5, to_number = COALESCE(?6, to_number),
                          sid = CASE WHEN ?2 = 'sending' THEN COALESCE(?7, sid) ELSE ?7 END,
@@ -272,7 +272,9 @@ impl OutboxStore for SqliteStore {
                      WHERE id = ?1 AND status IN ('pending', 'sending')
                        AND (claimed_by IS NULL OR claimed_by = ?11)
                        AND (?7 IS NULL OR sid IS NULL OR sid = ?7)",
-                    params![
+                )
+                .and_then(|mut update_row| {
+                    update_row.execute(params![
                         update.id,
                         update.status.as_str(),
                         update.attempts,
@@ -286,18 +288,22 @@ impl OutboxStore for SqliteStore {
                         holder,
                         keep,
                         millis(lease.until(Utc::now()))
-                    ],
-                )
+                    ])
+                })
                 .op(OP)?;
             if changed == 0 {
                 return Ok(false);
             }
             for a in &attempts {
-                tx.execute(
-                    "INSERT INTO attempts (outbox_id, series, started_at, kind, request, http_status, sid,
-                                           error_code, error_message, latency_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO attempts (outbox_id, series, started_at, kind, request, http_status, sid,
+                                               error_code, error_message, latency_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    )
+                    .op(OP)?;
+                insert
+                    .execute(params![
                         a.outbox_id,
                         a.series,
                         millis(a.started_at),
@@ -308,16 +314,13 @@ impl OutboxStore for SqliteStore {
                         a.error_code,
                         a.error_message,
                         i64::try_from(a.latency_ms).unwrap_or(i64::MAX)
-                    ],
-                )
-                .op(OP)?;
+                    ])
+                    .op(OP)?;
             }
             if let Some(detail) = &update.history {
-                tx.execute(
-                    "INSERT INTO message_history (outbox_id, at, status, detail) VALUES (?1, ?2, ?3, ?4)",
-                    params![update.id, now, update.status.as_str(), detail],
-                )
-                .op(OP)?;
+                tx.prepare_cached("INSERT INTO message_history (outbox_id, at, status, detail) VALUES (?1, ?2, ?3, ?4)")
+                    .and_then(|mut insert| insert.execute(params![update.id, now, update.status.as_str(), detail]))
+                    .op(OP)?;
             }
             if let Some(sid) = &update.sid {
                 // Status callbacks can beat the sender's own record of the SID: adopt them now.

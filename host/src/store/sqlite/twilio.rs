@@ -32,7 +32,10 @@ impl TwilioStore for SqliteStore {
     async fn is_opted_out(&self, number: &str) -> Result<bool> {
         let number = number.to_owned();
         self.read("check opt-out", move |conn| {
-            conn.query_row("SELECT EXISTS (SELECT 1 FROM opt_outs WHERE number = ?1)", [number], |row| row.get(0)).op("check opt-out")
+            // Once per message sent: prepared once per reader.
+            conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM opt_outs WHERE number = ?1)")
+                .and_then(|mut stmt| stmt.query_row([number], |row| row.get(0)))
+                .op("check opt-out")
         })
         .await
     }
@@ -203,8 +206,8 @@ type CallbackTarget = (i64, Option<i64>, Option<String>);
 
 /// The message other than `except` holding `sid`.
 pub(super) fn holder_of(conn: &Connection, sid: &str, except: Option<i64>) -> Result<Option<i64>> {
-    conn.query_row("SELECT id FROM outbox WHERE sid = ?1 AND id IS NOT ?2", params![sid, except], |row| row.get(0))
-        .optional()
+    conn.prepare_cached("SELECT id FROM outbox WHERE sid = ?1 AND id IS NOT ?2")
+        .and_then(|mut stmt| stmt.query_row(params![sid, except], |row| row.get(0)).optional())
         .op("find sid holder")
 }
 
