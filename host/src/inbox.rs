@@ -7,6 +7,8 @@
 //! commit that stored something new, the dispatcher is woken.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -27,6 +29,41 @@ struct Job {
 #[derive(Clone)]
 pub struct Inbox {
     jobs: mpsc::Sender<Job>,
+    pressure: IngestPressure,
+}
+
+/// Whether submissions are queueing up behind the writer: set by each commit that found more
+/// than one submission waiting (they arrived while the previous commit ran). The dispatcher
+/// reads it to leave the CPU and the store's writer to the webhooks being acknowledged while a
+/// burst lasts. Cheap to clone; all clones share one signal.
+#[derive(Clone, Debug)]
+pub struct IngestPressure {
+    /// When the clock started.
+    origin: Instant,
+    /// Microseconds after `origin` of the last commit that found submissions queued up; 0 for never.
+    last_queued: Arc<AtomicU64>,
+}
+
+impl Default for IngestPressure {
+    fn default() -> Self {
+        IngestPressure { origin: Instant::now(), last_queued: Arc::new(AtomicU64::new(0)) }
+    }
+}
+
+impl IngestPressure {
+    /// Records that a commit found `submissions` waiting.
+    fn record(&self, submissions: usize) {
+        if submissions > 1 {
+            let micros = u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
+            self.last_queued.store(micros, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether submissions queued up behind a commit within the last `within`.
+    pub fn queued_within(&self, within: Duration) -> bool {
+        let last = self.last_queued.load(Ordering::Relaxed);
+        last > 0 && self.origin.elapsed().saturating_sub(Duration::from_micros(last)) < within
+    }
 }
 
 impl Inbox {
@@ -35,8 +72,14 @@ impl Inbox {
     /// on the HTTP layer. `wake` is notified after each commit that stored a new event.
     pub fn start(store: Arc<dyn InboxStore>, capacity: usize, wake: Arc<Notify>) -> Self {
         let (jobs, queue) = mpsc::channel(capacity.max(1));
-        tokio::spawn(run_writer(store, queue, wake));
-        Inbox { jobs }
+        let pressure = IngestPressure::default();
+        tokio::spawn(run_writer(store, queue, wake, pressure.clone()));
+        Inbox { jobs, pressure }
+    }
+
+    /// Whether submissions are queueing up behind the writer (see [`IngestPressure`]).
+    pub fn pressure(&self) -> IngestPressure {
+        self.pressure.clone()
     }
 
     /// Queues `event` and waits until it is committed (or found to be a duplicate). A full queue
@@ -65,7 +108,7 @@ impl Inbox {
 
 /// The writer: wait for one job, take whatever else is queued (up to [`MAX_BATCH`] events, but
 /// never splitting a job), commit, answer, repeat.
-async fn run_writer(store: Arc<dyn InboxStore>, mut queue: mpsc::Receiver<Job>, wake: Arc<Notify>) {
+async fn run_writer(store: Arc<dyn InboxStore>, mut queue: mpsc::Receiver<Job>, wake: Arc<Notify>, pressure: IngestPressure) {
     while let Some(first) = queue.recv().await {
         let mut jobs = vec![first];
         let mut count = jobs[0].events.len();
@@ -78,6 +121,7 @@ async fn run_writer(store: Arc<dyn InboxStore>, mut queue: mpsc::Receiver<Job>, 
                 Err(_) => break,
             }
         }
+        pressure.record(jobs.len());
         let mut events = Vec::with_capacity(count);
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {

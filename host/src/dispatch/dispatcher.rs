@@ -5,13 +5,14 @@
 //! that wrote messages.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::sync::{Notify, watch};
 
 use crate::dispatch::enrich::{EnrichError, Enrichers};
 use crate::dispatch::{check_bodies, check_grants, new_message, plugin_event, run_plugins};
+use crate::inbox::IngestPressure;
 use crate::metrics::{Metrics, PluginLabel};
 use crate::model::{Action, Channel, Context, Event};
 use crate::runtime::Plugin;
@@ -22,6 +23,21 @@ use crate::store::{CustomerNumbers, DispatchResult, InboxStore, Lease, NewRun, P
 /// acknowledged, so a batch costs no fsync of its own, but the webhooks of that group commit wait
 /// while it is written: small batches keep that wait short.
 const BATCH: usize = 64;
+/// Events claimed at once while webhooks queue up behind the store's writer: fewer, larger
+/// batches cost less per event (claims, commits), and the dispatcher rests between them.
+const BATCH_UNDER_PRESSURE: usize = 256;
+/// While webhooks queue up behind the store's writer, the dispatcher rests this many times as
+/// long as its last batch took before it claims the next (at most [`MAX_REST`]): the webhooks
+/// get most of the CPU and the writer while a burst lasts, and the dispatcher still keeps a
+/// quarter of the time, so it never stops and catches up when the burst ends.
+const REST_FACTOR: u32 = 3;
+/// The longest rest between two batches.
+const MAX_REST: Duration = Duration::from_millis(250);
+/// Webhooks count as queueing up when one of the inbox's commits found several waiting this
+/// recently.
+const PRESSURE_WINDOW: Duration = Duration::from_millis(50);
+/// A rest ends early when the pressure is gone; it is checked this often.
+const REST_STEP: Duration = Duration::from_millis(10);
 /// After a wake-up, let a burst accumulate this long so it is dispatched in a few large
 /// transactions rather than many small ones.
 const LINGER: Duration = Duration::from_millis(20);
@@ -51,6 +67,8 @@ pub struct Dispatcher {
     metrics: Arc<Metrics>,
     lease: Lease,
     outbox_wake: Arc<Notify>,
+    /// The inbox's pressure, when the dispatcher yields to ingest.
+    ingest: Option<IngestPressure>,
 }
 
 impl Dispatcher {
@@ -65,7 +83,30 @@ impl Dispatcher {
         lease: Lease,
         outbox_wake: Arc<Notify>,
     ) -> Self {
-        Dispatcher { store, plugins: std::sync::RwLock::new(plugins), enrichers, sinks, metrics, lease, outbox_wake }
+        Dispatcher { store, plugins: std::sync::RwLock::new(plugins), enrichers, sinks, metrics, lease, outbox_wake, ingest: None }
+    }
+
+    /// The same dispatcher, yielding to ingest: while webhooks queue up behind the store's
+    /// writer (`pressure`, from the inbox), it claims larger batches and rests between them.
+    /// Nothing is skipped: events wait in the store a little longer during a burst.
+    pub fn yielding_to(mut self, pressure: IngestPressure) -> Self {
+        self.ingest = Some(pressure);
+        self
+    }
+
+    /// Whether webhooks are queueing up behind the store's writer.
+    fn under_pressure(&self) -> bool {
+        self.ingest.as_ref().is_some_and(|p| p.queued_within(PRESSURE_WINDOW))
+    }
+
+    /// After a batch that took `busy`: while webhooks queue up, rests [`REST_FACTOR`] times as
+    /// long (at most [`MAX_REST`], less if the pressure ends first).
+    async fn rest_under_pressure(&self, busy: Duration) {
+        let until = Instant::now() + (busy * REST_FACTOR).min(MAX_REST);
+        while self.under_pressure() {
+            let Some(left) = until.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else { break };
+            tokio::time::sleep(left.min(REST_STEP)).await;
+        }
     }
 
     /// The plugins it runs.
@@ -84,7 +125,9 @@ impl Dispatcher {
     pub async fn dispatch_pending(self: &Arc<Self>) -> Result<usize, DispatchError> {
         let mut done = 0;
         loop {
-            let batch = self.store.claim_events(&self.lease, BATCH).await?;
+            let started = Instant::now();
+            let limit = if self.under_pressure() { BATCH_UNDER_PRESSURE } else { BATCH };
+            let batch = self.store.claim_events(&self.lease, limit).await?;
             if batch.is_empty() {
                 return Ok(done);
             }
@@ -128,6 +171,7 @@ impl Dispatcher {
             if let Some((_, e)) = waiting {
                 return Err(e.into());
             }
+            self.rest_under_pressure(started.elapsed()).await;
         }
     }
 

@@ -101,15 +101,19 @@ impl Inner {
     }
 }
 
-/// Runs `f` in a savepoint: kept when it succeeds, rolled back alone when it fails.
+/// Runs `f` in a savepoint: kept when it succeeds, rolled back alone when it fails. The
+/// savepoint statements are prepared once per connection (cached), not parsed for every write.
 fn in_savepoint<T>(conn: &Connection, op: &'static str, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-    conn.execute_batch("SAVEPOINT grouped").op(op)?;
+    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut stmt| stmt.execute([])).op(op);
+    run("SAVEPOINT grouped")?;
     let outcome = f(conn);
     if conn.is_autocommit() {
         // The database rolled everything back; the caller sees it.
         return outcome;
     }
-    let end = if outcome.is_ok() { "RELEASE grouped" } else { "ROLLBACK TO grouped; RELEASE grouped" };
-    conn.execute_batch(end).op(op)?;
+    if outcome.is_err() {
+        run("ROLLBACK TO grouped")?;
+    }
+    run("RELEASE grouped")?;
     outcome
 }

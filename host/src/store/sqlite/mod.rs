@@ -160,7 +160,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.set_prepared_statement_cache_capacity(32);
+    // Room for every hot-path statement (ingest, dispatch, sender): an evicted one is parsed again.
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
 
