@@ -5,9 +5,9 @@
 //! that wrote messages.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 
 use crate::dispatch::enrich::{EnrichError, Enrichers};
@@ -24,19 +24,17 @@ use crate::store::{CustomerNumbers, DispatchResult, InboxStore, Lease, NewRun, P
 /// while it is written: small batches keep that wait short.
 const BATCH: usize = 64;
 /// Events claimed at once while webhooks queue up behind the store's writer: fewer, larger
-/// batches cost less per event (claims, commits), and the dispatcher rests between them.
+/// batches cost less per event (claims, commits).
 const BATCH_UNDER_PRESSURE: usize = 256;
-/// While webhooks queue up behind the store's writer, the dispatcher rests this many times as
-/// long as its last batch took before it claims the next (at most [`MAX_REST`]): the webhooks
-/// get most of the CPU and the writer while a burst lasts, and the dispatcher still keeps a
-/// quarter of the time, so it never stops and catches up when the burst ends.
-const REST_FACTOR: u32 = 3;
-/// The longest rest between two batches.
-const MAX_REST: Duration = Duration::from_millis(250);
+/// While webhooks queue up behind the store's writer, the dispatcher rests between batches, so
+/// the webhooks get the CPU and the writer while a burst lasts, but only while the events it
+/// leaves waiting are younger than this: past it, it dispatches at full speed again. A burst is
+/// dispatched when it ends; a sustained load is dispatched as it comes, about this far behind.
+const MAX_LAG: Duration = Duration::from_secs(5);
 /// Webhooks count as queueing up when one of the inbox's commits found several waiting this
 /// recently.
 const PRESSURE_WINDOW: Duration = Duration::from_millis(50);
-/// A rest ends early when the pressure is gone; it is checked this often.
+/// A rest ends when the pressure is gone or the lag reached; both are checked this often.
 const REST_STEP: Duration = Duration::from_millis(10);
 /// After a wake-up, let a burst accumulate this long so it is dispatched in a few large
 /// transactions rather than many small ones.
@@ -99,12 +97,13 @@ impl Dispatcher {
         self.ingest.as_ref().is_some_and(|p| p.queued_within(PRESSURE_WINDOW))
     }
 
-    /// After a batch that took `busy`: while webhooks queue up, rests [`REST_FACTOR`] times as
-    /// long (at most [`MAX_REST`], less if the pressure ends first).
-    async fn rest_under_pressure(&self, busy: Duration) {
-        let until = Instant::now() + (busy * REST_FACTOR).min(MAX_REST);
+    /// After a batch whose newest event was received at `newest`: while webhooks queue up,
+    /// waits until they stop or that event is [`MAX_LAG`] old (the events still pending are
+    /// newer, so none waits longer than that because of the rest).
+    async fn rest_under_pressure(&self, newest: DateTime<Utc>) {
         while self.under_pressure() {
-            let Some(left) = until.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else { break };
+            let lag = (Utc::now() - newest).to_std().unwrap_or_default();
+            let Some(left) = MAX_LAG.checked_sub(lag).filter(|d| !d.is_zero()) else { break };
             tokio::time::sleep(left.min(REST_STEP)).await;
         }
     }
@@ -125,7 +124,6 @@ impl Dispatcher {
     pub async fn dispatch_pending(self: &Arc<Self>) -> Result<usize, DispatchError> {
         let mut done = 0;
         loop {
-            let started = Instant::now();
             let limit = if self.under_pressure() { BATCH_UNDER_PRESSURE } else { BATCH };
             let batch = self.store.claim_events(&self.lease, limit).await?;
             if batch.is_empty() {
@@ -171,7 +169,9 @@ impl Dispatcher {
             if let Some((_, e)) = waiting {
                 return Err(e.into());
             }
-            self.rest_under_pressure(started.elapsed()).await;
+            if let Some(newest) = decided.iter().map(|(_, _, received_at)| *received_at).max() {
+                self.rest_under_pressure(newest).await;
+            }
         }
     }
 
