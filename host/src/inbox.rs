@@ -249,6 +249,27 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), wake.notified()).await.unwrap();
     }
 
+    // Current-thread runtime: the submitters all queue their events before the writer runs again.
+    #[tokio::test]
+    async fn submissions_queueing_up_behind_a_commit_are_pressure_and_a_lone_one_is_not() {
+        let (_dir, store) = probe();
+        let inbox = Inbox::start(store.clone(), 64, Arc::new(Notify::new()));
+        let pressure = inbox.pressure();
+        inbox.submit(event("alone")).await.unwrap();
+        assert!(!pressure.queued_within(Duration::from_secs(3600)), "one submission at a time is no pressure");
+        let burst: Vec<_> = (0..10)
+            .map(|i| {
+                let inbox = inbox.clone();
+                tokio::spawn(async move { inbox.submit(event(&format!("burst-{i}"))).await })
+            })
+            .collect();
+        for task in burst {
+            task.await.unwrap().unwrap();
+        }
+        assert!(pressure.queued_within(Duration::from_secs(3600)), "a burst queued up behind the writer");
+        assert!(!pressure.queued_within(Duration::ZERO));
+    }
+
     #[tokio::test]
     async fn a_batch_keeps_its_order_and_gets_one_outcome_per_event() {
         let (_dir, store) = probe();
