@@ -18,6 +18,10 @@ use crate::store::{InboxStore, InsertOutcome, NewEvent, Result, StoreError};
 /// enough that the first submitter of a batch does not wait long for the rest.
 pub const MAX_BATCH: usize = 512;
 
+/// Submissions one commit must find waiting to count as pressure: a few concurrent webhooks are
+/// ordinary traffic, this many mean they arrive faster than the commits before them finished.
+pub const PRESSURE_SUBMISSIONS: usize = 16;
+
 /// One submission (one event, or a poller's ordered batch) and where its outcomes go.
 struct Job {
     events: Vec<NewEvent>,
@@ -32,8 +36,8 @@ pub struct Inbox {
     pressure: IngestPressure,
 }
 
-/// Whether submissions are queueing up behind the writer: set by each commit that found more
-/// than one submission waiting (they arrived while the previous commit ran). The dispatcher
+/// Whether submissions are queueing up behind the writer: set by each commit that found at least
+/// [`PRESSURE_SUBMISSIONS`] waiting (they arrived while the previous commit ran). The dispatcher
 /// reads it to leave the CPU and the store's writer to the webhooks being acknowledged while a
 /// burst lasts. Cheap to clone; all clones share one signal.
 #[derive(Clone, Debug)]
@@ -53,7 +57,7 @@ impl Default for IngestPressure {
 impl IngestPressure {
     /// Records that a commit found `submissions` waiting.
     fn record(&self, submissions: usize) {
-        if submissions > 1 {
+        if submissions >= PRESSURE_SUBMISSIONS {
             let micros = u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
             self.last_queued.store(micros, Ordering::Relaxed);
         }
@@ -251,21 +255,27 @@ mod tests {
 
     // Current-thread runtime: the submitters all queue their events before the writer runs again.
     #[tokio::test]
-    async fn submissions_queueing_up_behind_a_commit_are_pressure_and_a_lone_one_is_not() {
+    async fn submissions_queueing_up_behind_a_commit_are_pressure_and_a_few_are_not() {
         let (_dir, store) = probe();
         let inbox = Inbox::start(store.clone(), 64, Arc::new(Notify::new()));
         let pressure = inbox.pressure();
+        let burst = |prefix: &'static str, n: usize| {
+            let tasks: Vec<_> = (0..n)
+                .map(|i| {
+                    let inbox = inbox.clone();
+                    tokio::spawn(async move { inbox.submit(event(&format!("{prefix}-{i}"))).await })
+                })
+                .collect();
+            async move {
+                for task in tasks {
+                    task.await.unwrap().unwrap();
+                }
+            }
+        };
         inbox.submit(event("alone")).await.unwrap();
-        assert!(!pressure.queued_within(Duration::from_secs(3600)), "one submission at a time is no pressure");
-        let burst: Vec<_> = (0..10)
-            .map(|i| {
-                let inbox = inbox.clone();
-                tokio::spawn(async move { inbox.submit(event(&format!("burst-{i}"))).await })
-            })
-            .collect();
-        for task in burst {
-            task.await.unwrap().unwrap();
-        }
+        burst("few", 4).await;
+        assert!(!pressure.queued_within(Duration::from_secs(3600)), "a few concurrent submissions are no pressure");
+        burst("burst", PRESSURE_SUBMISSIONS).await;
         assert!(pressure.queued_within(Duration::from_secs(3600)), "a burst queued up behind the writer");
         assert!(!pressure.queued_within(Duration::ZERO));
     }
