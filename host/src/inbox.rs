@@ -36,37 +36,57 @@ pub struct Inbox {
     pressure: IngestPressure,
 }
 
-/// Whether submissions are queueing up behind the writer: set by each commit that found at least
-/// [`PRESSURE_SUBMISSIONS`] waiting (they arrived while the previous commit ran). The dispatcher
-/// reads it to leave the CPU and the store's writer to the webhooks being acknowledged while a
-/// burst lasts. Cheap to clone; all clones share one signal.
+/// A burst lasts while commits finding [`PRESSURE_SUBMISSIONS`] waiting come no further apart
+/// than this.
+pub const PRESSURE_WINDOW: Duration = Duration::from_millis(50);
+
+/// Whether submissions are queueing up behind the writer (a burst), and since when: set by each
+/// commit that found at least [`PRESSURE_SUBMISSIONS`] waiting (they arrived while the previous
+/// commit ran). The dispatcher reads it to leave the CPU and the store's writer to the webhooks
+/// being acknowledged while a burst lasts. Cheap to clone; all clones share one signal.
 #[derive(Clone, Debug)]
 pub struct IngestPressure {
     /// When the clock started.
     origin: Instant,
     /// Microseconds after `origin` of the last commit that found submissions queued up; 0 for never.
     last_queued: Arc<AtomicU64>,
+    /// Microseconds after `origin` of the first such commit of the current burst.
+    burst_began: Arc<AtomicU64>,
 }
 
 impl Default for IngestPressure {
     fn default() -> Self {
-        IngestPressure { origin: Instant::now(), last_queued: Arc::new(AtomicU64::new(0)) }
+        IngestPressure { origin: Instant::now(), last_queued: Arc::new(AtomicU64::new(0)), burst_began: Arc::new(AtomicU64::new(0)) }
     }
 }
 
 impl IngestPressure {
-    /// Records that a commit found `submissions` waiting.
+    /// Records that a commit found `submissions` waiting (only the inbox's writer records).
     fn record(&self, submissions: usize) {
-        if submissions >= PRESSURE_SUBMISSIONS {
-            let micros = u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
-            self.last_queued.store(micros, Ordering::Relaxed);
+        if submissions < PRESSURE_SUBMISSIONS {
+            return;
         }
+        let now = self.micros();
+        let last = self.last_queued.load(Ordering::Relaxed);
+        if last == 0 || Duration::from_micros(now.saturating_sub(last)) >= PRESSURE_WINDOW {
+            self.burst_began.store(now, Ordering::Relaxed);
+        }
+        self.last_queued.store(now, Ordering::Relaxed);
     }
 
-    /// Whether submissions queued up behind a commit within the last `within`.
-    pub fn queued_within(&self, within: Duration) -> bool {
-        let last = self.last_queued.load(Ordering::Relaxed);
-        last > 0 && self.origin.elapsed().saturating_sub(Duration::from_micros(last)) < within
+    /// How long the current burst has lasted; `None` when no commit found submissions queued
+    /// up within the last [`PRESSURE_WINDOW`].
+    pub fn burst_age(&self) -> Option<Duration> {
+        let (last, now) = (self.last_queued.load(Ordering::Relaxed), self.micros());
+        if last == 0 || Duration::from_micros(now.saturating_sub(last)) >= PRESSURE_WINDOW {
+            return None;
+        }
+        Some(Duration::from_micros(now.saturating_sub(self.burst_began.load(Ordering::Relaxed))))
+    }
+
+    /// Microseconds since `origin`, at least 1 (0 means never).
+    fn micros(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX).max(1)
     }
 }
 
@@ -273,11 +293,27 @@ mod tests {
             }
         };
         inbox.submit(event("alone")).await.unwrap();
+        let recorded = || pressure.last_queued.load(Ordering::Relaxed) > 0;
         burst("few", 4).await;
-        assert!(!pressure.queued_within(Duration::from_secs(3600)), "a few concurrent submissions are no pressure");
+        assert!(!recorded(), "a few concurrent submissions are no pressure");
         burst("burst", PRESSURE_SUBMISSIONS).await;
-        assert!(pressure.queued_within(Duration::from_secs(3600)), "a burst queued up behind the writer");
-        assert!(!pressure.queued_within(Duration::ZERO));
+        assert!(recorded(), "a burst queued up behind the writer");
+    }
+
+    #[tokio::test]
+    async fn a_burst_lasts_while_commits_find_submissions_waiting_and_ends_a_window_after() {
+        let pressure = IngestPressure::default();
+        pressure.record(PRESSURE_SUBMISSIONS - 1);
+        assert_eq!(pressure.burst_age(), None);
+        pressure.record(PRESSURE_SUBMISSIONS);
+        let began = pressure.burst_began.load(Ordering::Relaxed);
+        assert!(pressure.burst_age().is_some());
+        pressure.record(PRESSURE_SUBMISSIONS);
+        assert_eq!(pressure.burst_began.load(Ordering::Relaxed), began, "the same burst goes on");
+        tokio::time::sleep(PRESSURE_WINDOW).await;
+        assert_eq!(pressure.burst_age(), None, "over once no commit found submissions waiting for a window");
+        pressure.record(PRESSURE_SUBMISSIONS);
+        assert!(pressure.burst_began.load(Ordering::Relaxed) > began, "a new burst");
     }
 
     #[tokio::test]

@@ -31,9 +31,6 @@ const BATCH_UNDER_PRESSURE: usize = 256;
 /// leaves waiting are younger than this: past it, it dispatches at full speed again. A burst is
 /// dispatched when it ends; a sustained load is dispatched as it comes, about this far behind.
 const MAX_LAG: Duration = Duration::from_secs(5);
-/// Webhooks count as queueing up when one of the inbox's commits found several waiting this
-/// recently.
-const PRESSURE_WINDOW: Duration = Duration::from_millis(50);
 /// A rest ends when the pressure is gone or the lag reached; both are checked this often.
 const REST_STEP: Duration = Duration::from_millis(10);
 /// After a wake-up, let a burst accumulate this long so it is dispatched in a few large
@@ -92,9 +89,23 @@ impl Dispatcher {
         self
     }
 
+    /// How long webhooks have been queueing up behind the store's writer, if they are.
+    fn burst_age(&self) -> Option<Duration> {
+        self.ingest.as_ref().and_then(IngestPressure::burst_age)
+    }
+
     /// Whether webhooks are queueing up behind the store's writer.
     fn under_pressure(&self) -> bool {
-        self.ingest.as_ref().is_some_and(|p| p.queued_within(PRESSURE_WINDOW))
+        self.burst_age().is_some()
+    }
+
+    /// Before claiming: while webhooks queue up, waits until they stop or the burst is
+    /// [`MAX_LAG`] old (the events it brought are no older than the burst).
+    async fn wait_out_burst(&self) {
+        while let Some(age) = self.burst_age() {
+            let Some(left) = MAX_LAG.checked_sub(age).filter(|d| !d.is_zero()) else { break };
+            tokio::time::sleep(left.min(REST_STEP)).await;
+        }
     }
 
     /// After a batch whose newest event was received at `newest`: while webhooks queue up,
@@ -123,6 +134,7 @@ impl Dispatcher {
     /// committed in one transaction, so a burst of events costs one fsync per batch.
     pub async fn dispatch_pending(self: &Arc<Self>) -> Result<usize, DispatchError> {
         let mut done = 0;
+        self.wait_out_burst().await;
         loop {
             let limit = if self.under_pressure() { BATCH_UNDER_PRESSURE } else { BATCH };
             let batch = self.store.claim_events(&self.lease, limit).await?;
