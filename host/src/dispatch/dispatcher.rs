@@ -2,7 +2,8 @@
 //! checks their messages with the sinks that will send them and against each plugin's grants
 //! (what it may address), and commits the outbox rows in the
 //! same transaction that marks each event dispatched. The sink drivers are woken after a commit
-//! that wrote messages.
+//! that wrote messages. During a burst of webhooks it yields to their acknowledgement (see
+//! [`Dispatcher::yielding_to`]), at most 5 s behind.
 
 use std::sync::Arc;
 use std::time::Duration;
