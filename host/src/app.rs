@@ -139,7 +139,9 @@ impl App {
             .iter()
             .map(|sink| Arc::new(SinkDriver::new(sink.clone(), store.clone(), lease.clone(), DriverSettings::from_config(&config), outbox_wake.clone())))
             .collect();
-        let dispatcher = Arc::new(Dispatcher::new(store.clone(), plugins.clone(), Arc::new(enrichers), sinks, metrics.clone(), lease, outbox_wake));
+        let dispatcher = Arc::new(
+            Dispatcher::new(store.clone(), plugins.clone(), Arc::new(enrichers), sinks, metrics.clone(), lease, outbox_wake).yielding_to(inbox.pressure()),
+        );
         let plugins_loaded = Arc::new(std::sync::atomic::AtomicUsize::new(plugins.len()));
         tasks.push(plugins::watch(config.clone(), store.clone(), dispatcher.clone(), plugins_loaded.clone(), installed));
         let health = HealthState { store, plugins_loaded, checks: Arc::new(checks), metrics };

@@ -7,6 +7,8 @@
 //! commit that stored something new, the dispatcher is woken.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -15,6 +17,10 @@ use crate::store::{InboxStore, InsertOutcome, NewEvent, Result, StoreError};
 /// Most events committed in one transaction. Large enough that one fsync serves a burst, small
 /// enough that the first submitter of a batch does not wait long for the rest.
 pub const MAX_BATCH: usize = 512;
+
+/// Submissions one commit must find waiting to count as pressure: a few concurrent webhooks are
+/// ordinary traffic, this many mean they arrive faster than the commits before them finished.
+pub const PRESSURE_SUBMISSIONS: usize = 16;
 
 /// One submission (one event, or a poller's ordered batch) and where its outcomes go.
 struct Job {
@@ -27,6 +33,61 @@ struct Job {
 #[derive(Clone)]
 pub struct Inbox {
     jobs: mpsc::Sender<Job>,
+    pressure: IngestPressure,
+}
+
+/// A burst lasts while commits finding [`PRESSURE_SUBMISSIONS`] waiting come no further apart
+/// than this.
+pub const PRESSURE_WINDOW: Duration = Duration::from_millis(50);
+
+/// Whether submissions are queueing up behind the writer (a burst), and since when: set by each
+/// commit that found at least [`PRESSURE_SUBMISSIONS`] waiting (they arrived while the previous
+/// commit ran). The dispatcher reads it to leave the CPU and the store's writer to the webhooks
+/// being acknowledged while a burst lasts. Cheap to clone; all clones share one signal.
+#[derive(Clone, Debug)]
+pub struct IngestPressure {
+    /// When the clock started.
+    origin: Instant,
+    /// Microseconds after `origin` of the last commit that found submissions queued up; 0 for never.
+    last_queued: Arc<AtomicU64>,
+    /// Microseconds after `origin` of the first such commit of the current burst.
+    burst_began: Arc<AtomicU64>,
+}
+
+impl Default for IngestPressure {
+    fn default() -> Self {
+        IngestPressure { origin: Instant::now(), last_queued: Arc::new(AtomicU64::new(0)), burst_began: Arc::new(AtomicU64::new(0)) }
+    }
+}
+
+impl IngestPressure {
+    /// Records that a commit found `submissions` waiting (only the inbox's writer records).
+    fn record(&self, submissions: usize) {
+        if submissions < PRESSURE_SUBMISSIONS {
+            return;
+        }
+        let now = self.micros();
+        let last = self.last_queued.load(Ordering::Relaxed);
+        if last == 0 || Duration::from_micros(now.saturating_sub(last)) >= PRESSURE_WINDOW {
+            self.burst_began.store(now, Ordering::Relaxed);
+        }
+        self.last_queued.store(now, Ordering::Relaxed);
+    }
+
+    /// How long the current burst has lasted; `None` when no commit found submissions queued
+    /// up within the last [`PRESSURE_WINDOW`].
+    pub fn burst_age(&self) -> Option<Duration> {
+        let (last, now) = (self.last_queued.load(Ordering::Relaxed), self.micros());
+        if last == 0 || Duration::from_micros(now.saturating_sub(last)) >= PRESSURE_WINDOW {
+            return None;
+        }
+        Some(Duration::from_micros(now.saturating_sub(self.burst_began.load(Ordering::Relaxed))))
+    }
+
+    /// Microseconds since `origin`, at least 1 (0 means never).
+    fn micros(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX).max(1)
+    }
 }
 
 impl Inbox {
@@ -35,8 +96,14 @@ impl Inbox {
     /// on the HTTP layer. `wake` is notified after each commit that stored a new event.
     pub fn start(store: Arc<dyn InboxStore>, capacity: usize, wake: Arc<Notify>) -> Self {
         let (jobs, queue) = mpsc::channel(capacity.max(1));
-        tokio::spawn(run_writer(store, queue, wake));
-        Inbox { jobs }
+        let pressure = IngestPressure::default();
+        tokio::spawn(run_writer(store, queue, wake, pressure.clone()));
+        Inbox { jobs, pressure }
+    }
+
+    /// Whether submissions are queueing up behind the writer (see [`IngestPressure`]).
+    pub fn pressure(&self) -> IngestPressure {
+        self.pressure.clone()
     }
 
     /// Queues `event` and waits until it is committed (or found to be a duplicate). A full queue
@@ -65,7 +132,7 @@ impl Inbox {
 
 /// The writer: wait for one job, take whatever else is queued (up to [`MAX_BATCH`] events, but
 /// never splitting a job), commit, answer, repeat.
-async fn run_writer(store: Arc<dyn InboxStore>, mut queue: mpsc::Receiver<Job>, wake: Arc<Notify>) {
+async fn run_writer(store: Arc<dyn InboxStore>, mut queue: mpsc::Receiver<Job>, wake: Arc<Notify>, pressure: IngestPressure) {
     while let Some(first) = queue.recv().await {
         let mut jobs = vec![first];
         let mut count = jobs[0].events.len();
@@ -78,6 +145,7 @@ async fn run_writer(store: Arc<dyn InboxStore>, mut queue: mpsc::Receiver<Job>, 
                 Err(_) => break,
             }
         }
+        pressure.record(jobs.len());
         let mut events = Vec::with_capacity(count);
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -203,6 +271,49 @@ mod tests {
         assert!(store.batches.load(Ordering::SeqCst) < 300, "no batching happened");
         // The dispatcher would be woken: a permit is waiting.
         tokio::time::timeout(Duration::from_secs(1), wake.notified()).await.unwrap();
+    }
+
+    // Current-thread runtime: the submitters all queue their events before the writer runs again.
+    #[tokio::test]
+    async fn submissions_queueing_up_behind_a_commit_are_pressure_and_a_few_are_not() {
+        let (_dir, store) = probe();
+        let inbox = Inbox::start(store.clone(), 64, Arc::new(Notify::new()));
+        let pressure = inbox.pressure();
+        let burst = |prefix: &'static str, n: usize| {
+            let tasks: Vec<_> = (0..n)
+                .map(|i| {
+                    let inbox = inbox.clone();
+                    tokio::spawn(async move { inbox.submit(event(&format!("{prefix}-{i}"))).await })
+                })
+                .collect();
+            async move {
+                for task in tasks {
+                    task.await.unwrap().unwrap();
+                }
+            }
+        };
+        inbox.submit(event("alone")).await.unwrap();
+        let recorded = || pressure.last_queued.load(Ordering::Relaxed) > 0;
+        burst("few", 4).await;
+        assert!(!recorded(), "a few concurrent submissions are no pressure");
+        burst("burst", PRESSURE_SUBMISSIONS).await;
+        assert!(recorded(), "a burst queued up behind the writer");
+    }
+
+    #[tokio::test]
+    async fn a_burst_lasts_while_commits_find_submissions_waiting_and_ends_a_window_after() {
+        let pressure = IngestPressure::default();
+        pressure.record(PRESSURE_SUBMISSIONS - 1);
+        assert_eq!(pressure.burst_age(), None);
+        pressure.record(PRESSURE_SUBMISSIONS);
+        let began = pressure.burst_began.load(Ordering::Relaxed);
+        assert!(pressure.burst_age().is_some());
+        pressure.record(PRESSURE_SUBMISSIONS);
+        assert_eq!(pressure.burst_began.load(Ordering::Relaxed), began, "the same burst goes on");
+        tokio::time::sleep(PRESSURE_WINDOW).await;
+        assert_eq!(pressure.burst_age(), None, "over once no commit found submissions waiting for a window");
+        pressure.record(PRESSURE_SUBMISSIONS);
+        assert!(pressure.burst_began.load(Ordering::Relaxed) > began, "a new burst");
     }
 
     #[tokio::test]

@@ -2,16 +2,18 @@
 //! checks their messages with the sinks that will send them and against each plugin's grants
 //! (what it may address), and commits the outbox rows in the
 //! same transaction that marks each event dispatched. The sink drivers are woken after a commit
-//! that wrote messages.
+//! that wrote messages. During a burst of webhooks it yields to their acknowledgement (see
+//! [`Dispatcher::yielding_to`]), at most 5 s behind.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 
 use crate::dispatch::enrich::{EnrichError, Enrichers};
 use crate::dispatch::{check_bodies, check_grants, new_message, plugin_event, run_plugins};
+use crate::inbox::IngestPressure;
 use crate::metrics::{Metrics, PluginLabel};
 use crate::model::{Action, Channel, Context, Event};
 use crate::runtime::Plugin;
@@ -22,6 +24,16 @@ use crate::store::{CustomerNumbers, DispatchResult, InboxStore, Lease, NewRun, P
 /// acknowledged, so a batch costs no fsync of its own, but the webhooks of that group commit wait
 /// while it is written: small batches keep that wait short.
 const BATCH: usize = 64;
+/// Events claimed at once while webhooks queue up behind the store's writer: fewer, larger
+/// batches cost less per event (claims, commits).
+const BATCH_UNDER_PRESSURE: usize = 256;
+/// While webhooks queue up behind the store's writer, the dispatcher rests between batches, so
+/// the webhooks get the CPU and the writer while a burst lasts, but only while the events it
+/// leaves waiting are younger than this: past it, it dispatches at full speed again. A burst is
+/// dispatched when it ends; a sustained load is dispatched as it comes, about this far behind.
+const MAX_LAG: Duration = Duration::from_secs(5);
+/// A rest ends when the pressure is gone or the lag reached; both are checked this often.
+const REST_STEP: Duration = Duration::from_millis(10);
 /// After a wake-up, let a burst accumulate this long so it is dispatched in a few large
 /// transactions rather than many small ones.
 const LINGER: Duration = Duration::from_millis(20);
@@ -51,6 +63,8 @@ pub struct Dispatcher {
     metrics: Arc<Metrics>,
     lease: Lease,
     outbox_wake: Arc<Notify>,
+    /// The inbox's pressure, when the dispatcher yields to ingest.
+    ingest: Option<IngestPressure>,
 }
 
 impl Dispatcher {
@@ -65,7 +79,45 @@ impl Dispatcher {
         lease: Lease,
         outbox_wake: Arc<Notify>,
     ) -> Self {
-        Dispatcher { store, plugins: std::sync::RwLock::new(plugins), enrichers, sinks, metrics, lease, outbox_wake }
+        Dispatcher { store, plugins: std::sync::RwLock::new(plugins), enrichers, sinks, metrics, lease, outbox_wake, ingest: None }
+    }
+
+    /// The same dispatcher, yielding to ingest: while webhooks queue up behind the store's
+    /// writer (`pressure`, from the inbox), it claims larger batches and rests between them.
+    /// Nothing is skipped: events wait in the store a little longer during a burst.
+    pub fn yielding_to(mut self, pressure: IngestPressure) -> Self {
+        self.ingest = Some(pressure);
+        self
+    }
+
+    /// How long webhooks have been queueing up behind the store's writer, if they are.
+    fn burst_age(&self) -> Option<Duration> {
+        self.ingest.as_ref().and_then(IngestPressure::burst_age)
+    }
+
+    /// Whether webhooks are queueing up behind the store's writer.
+    fn under_pressure(&self) -> bool {
+        self.burst_age().is_some()
+    }
+
+    /// Before claiming: while webhooks queue up, waits until they stop or the burst is
+    /// [`MAX_LAG`] old (the events it brought are no older than the burst).
+    async fn wait_out_burst(&self) {
+        while let Some(age) = self.burst_age() {
+            let Some(left) = MAX_LAG.checked_sub(age).filter(|d| !d.is_zero()) else { break };
+            tokio::time::sleep(left.min(REST_STEP)).await;
+        }
+    }
+
+    /// After a batch whose newest event was received at `newest`: while webhooks queue up,
+    /// waits until they stop or that event is [`MAX_LAG`] old (the events still pending are
+    /// newer, so none waits longer than that because of the rest).
+    async fn rest_under_pressure(&self, newest: DateTime<Utc>) {
+        while self.under_pressure() {
+            let lag = (Utc::now() - newest).to_std().unwrap_or_default();
+            let Some(left) = MAX_LAG.checked_sub(lag).filter(|d| !d.is_zero()) else { break };
+            tokio::time::sleep(left.min(REST_STEP)).await;
+        }
     }
 
     /// The plugins it runs.
@@ -83,8 +135,10 @@ impl Dispatcher {
     /// committed in one transaction, so a burst of events costs one fsync per batch.
     pub async fn dispatch_pending(self: &Arc<Self>) -> Result<usize, DispatchError> {
         let mut done = 0;
+        self.wait_out_burst().await;
         loop {
-            let batch = self.store.claim_events(&self.lease, BATCH).await?;
+            let limit = if self.under_pressure() { BATCH_UNDER_PRESSURE } else { BATCH };
+            let batch = self.store.claim_events(&self.lease, limit).await?;
             if batch.is_empty() {
                 return Ok(done);
             }
@@ -127,6 +181,9 @@ impl Dispatcher {
             done += decided.len() - lost.len();
             if let Some((_, e)) = waiting {
                 return Err(e.into());
+            }
+            if let Some(newest) = decided.iter().map(|(_, _, received_at)| *received_at).max() {
+                self.rest_under_pressure(newest).await;
             }
         }
     }

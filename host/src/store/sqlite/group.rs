@@ -168,7 +168,8 @@ impl Inner {
     }
 }
 
-/// Runs `f` in a savepoint: kept when it succeeds, rolled back alone when it fails.
+/// Runs `f` in a savepoint: kept when it succeeds, rolled back alone when it fails. The
+/// savepoint statements are prepared once per connection (cached), not parsed for every write.
 fn in_savepoint<T>(conn: &Connection, op: &'static str, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
     run(conn, "SAVEPOINT grouped").op(op)?;
     let outcome = f(conn);
