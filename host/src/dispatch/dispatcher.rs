@@ -103,19 +103,21 @@ impl Dispatcher {
     /// Before claiming: while webhooks queue up, waits until they stop or the burst is
     /// [`MAX_LAG`] old (the events it brought are no older than the burst).
     async fn wait_out_burst(&self) {
-        while let Some(age) = self.burst_age() {
-            let Some(left) = MAX_LAG.checked_sub(age).filter(|d| !d.is_zero()) else { break };
-            tokio::time::sleep(left.min(REST_STEP)).await;
-        }
+        self.rest_while_burst(|age| age).await;
     }
 
     /// After a batch whose newest event was received at `newest`: while webhooks queue up,
     /// waits until they stop or that event is [`MAX_LAG`] old (the events still pending are
     /// newer, so none waits longer than that because of the rest).
     async fn rest_under_pressure(&self, newest: DateTime<Utc>) {
-        while self.under_pressure() {
-            let lag = (Utc::now() - newest).to_std().unwrap_or_default();
-            let Some(left) = MAX_LAG.checked_sub(lag).filter(|d| !d.is_zero()) else { break };
+        self.rest_while_burst(|_| (Utc::now() - newest).to_std().unwrap_or_default()).await;
+    }
+
+    /// Rests in [`REST_STEP`]s while webhooks queue up, until `lag` (given the burst's age)
+    /// reaches [`MAX_LAG`].
+    async fn rest_while_burst(&self, lag: impl Fn(Duration) -> Duration) {
+        while let Some(age) = self.burst_age() {
+            let Some(left) = MAX_LAG.checked_sub(lag(age)).filter(|d| !d.is_zero()) else { break };
             tokio::time::sleep(left.min(REST_STEP)).await;
         }
     }

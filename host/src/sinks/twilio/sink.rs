@@ -98,12 +98,7 @@ impl TwilioSink {
 
     /// `raw` in E.164, read in the default region; parsed once per distinct text.
     fn e164(&self, raw: &str) -> Result<String, PhoneError> {
-        if let Some(known) = self.numbers.get(raw) {
-            return known;
-        }
-        let parsed = to_e164(raw, &self.settings.default_region);
-        self.numbers.insert(raw.to_owned(), parsed.clone());
-        parsed
+        self.numbers.get_with_by_ref(raw, || to_e164(raw, &self.settings.default_region))
     }
 
     /// Sends `request`: the parsed answer, and how long it took in ms.
