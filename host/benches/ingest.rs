@@ -14,7 +14,9 @@
 //!    dispatcher only marks each event dispatched and nothing is sent, so the difference is what
 //!    the plugins, their recorded runs, the outbox and the sender cost the acknowledgements.
 //!
-//! Numbers are printed, never asserted.
+//! Each line also gives the server's CPU time per webhook (the ceilings' threads, the `serve`
+//! process), which a shared machine disturbs less than the rates. Numbers are printed, never
+//! asserted.
 
 #[path = "../../tests/support/site.rs"]
 #[allow(dead_code)] // the bench uses a subset of the test harness
@@ -62,18 +64,18 @@ fn main() {
         let bare = {
             let server = bare_axum();
             post_all(&server.url, warm("warm-bare")).await;
-            post_all(&server.url, measured("bare")).await
+            with_cpu(ceiling_cpu, post_all(&server.url, measured("bare"))).await
         };
         let ceiling = {
             let server = sqlite_group_commit(&db_dir.path().join("ceiling.db"));
             post_all(&server.url, warm("warm-ceiling")).await;
-            post_all(&server.url, measured("ceiling")).await
+            with_cpu(ceiling_cpu, post_all(&server.url, measured("ceiling"))).await
         };
 
         // 3. The product, pipeline running.
         let url = format!("{}/webhooks/wave", server.base);
         post_all(&url, warm("warm-serve")).await;
-        let served = post_all(&url, measured("serve")).await;
+        let served = with_cpu(serve_cpu(&server), post_all(&url, measured("serve"))).await;
         (bare, ceiling, served)
     });
     let acked = Instant::now();
@@ -100,30 +102,56 @@ fn main() {
     let unplugged = rt.block_on(async {
         let url = format!("{}/webhooks/wave", server.base);
         post_all(&url, signed(wave_bodies(WARMUP, "warm-quiet", KINDS))).await;
-        post_all(&url, signed(wave_bodies(REQUESTS, "quiet", KINDS))).await
+        with_cpu(serve_cpu(&server), post_all(&url, signed(wave_bodies(REQUESTS, "quiet", KINDS)))).await
     });
     drop(server);
 
-    println!("ceiling, bare axum handler: {} {REQUESTS} webhooks over {CONNECTIONS} connections", bare.summary());
+    let (bare, bare_cpu) = bare;
+    let (ceiling, ceiling_cpu) = ceiling;
+    let (served, served_cpu) = served;
+    let (unplugged, unplugged_cpu) = unplugged;
+    let per = |load: &Load, cpu: Duration| cpu.as_secs_f64() * 1e6 / load.requests as f64;
     println!(
-        "ceiling, axum + signature + SQLite group commit: {} = {:.2}x bare axum",
-        ceiling.summary(),
-        ceiling.rate() / bare.rate()
+        "ceiling, bare axum handler: {} {REQUESTS} webhooks over {CONNECTIONS} connections; server CPU {:.1} µs per webhook",
+        bare.summary(),
+        per(&bare, bare_cpu)
     );
     println!(
-        "durable ingest, serve with default plugins dispatching and the dry-run sender draining: {} = {:.2}x the SQLite ceiling (goal >= 0.8x and >= 20,000/s), {:.2}x bare axum",
+        "ceiling, axum + signature + SQLite group commit: {} = {:.2}x bare axum; server CPU {:.1} µs per webhook",
+        ceiling.summary(),
+        ceiling.rate() / bare.rate(),
+        per(&ceiling, ceiling_cpu)
+    );
+    println!(
+        "durable ingest, serve with default plugins dispatching and the dry-run sender draining: {} = {:.2}x the SQLite ceiling (goal >= 0.8x and >= 20,000/s), {:.2}x bare axum; serve CPU {:.1} µs per webhook = {:.2}x the SQLite ceiling's",
         served.summary(),
         served.rate() / ceiling.rate(),
-        served.rate() / bare.rate()
+        served.rate() / bare.rate(),
+        per(&served, served_cpu),
+        per(&served, served_cpu) / per(&ceiling, ceiling_cpu)
     );
     println!(
         "  behind the last 2xx: {backlog_events} events and {backlog_messages} messages still to do, finished {:.2} s later; {events} events stored, {messages} outbox rows ({by_status})",
         drained.as_secs_f64()
     );
     println!(
-        "for comparison, serve with no plugins (the dispatcher only marks events dispatched, nothing to send): {} = {:.2}x the SQLite ceiling; with the pipeline running serve acked {:.2}x that",
+        "for comparison, serve with no plugins (the dispatcher only marks events dispatched, nothing to send): {} = {:.2}x the SQLite ceiling, serve CPU {:.1} µs per webhook; with the pipeline running serve acked {:.2}x that",
         unplugged.summary(),
         unplugged.rate() / ceiling.rate(),
+        per(&unplugged, unplugged_cpu),
         served.rate() / unplugged.rate()
     );
+}
+
+/// A `serve` process's CPU time so far (user + system).
+fn serve_cpu(server: &site::Server) -> impl Fn() -> Duration {
+    let pid = server.child.id();
+    move || cpu_time(pid).unwrap_or_default()
+}
+
+/// Runs `load`, with the CPU time `cpu` counted meanwhile (a server's, not the load generator's).
+async fn with_cpu(cpu: impl Fn() -> Duration, load: impl std::future::Future<Output = Load>) -> (Load, Duration) {
+    let before = cpu();
+    let load = load.await;
+    (load, cpu().saturating_sub(before))
 }

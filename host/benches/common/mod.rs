@@ -134,6 +134,9 @@ pub async fn post_all(url: &str, requests: Arc<Vec<(String, String)>>) -> Load {
     Load { requests: latencies.len(), elapsed, latencies }
 }
 
+/// Names the threads of the ceiling servers start with ([`ceiling_cpu`] finds them by it).
+const CEILING_THREADS: &str = "ceiling";
+
 /// A ceiling server on its own two-thread runtime (as `serve` has on this machine), stopped on drop.
 pub struct Ceiling {
     /// `http://127.0.0.1:PORT/webhooks/wave`.
@@ -152,14 +155,14 @@ impl Drop for Ceiling {
 fn serve_ceiling(router: Router) -> Ceiling {
     let (stop, stopped) = oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let thread = std::thread::Builder::new().name(CEILING_THREADS.into()).spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name(CEILING_THREADS).enable_all().build().unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
             axum::serve(listener, router).with_graceful_shutdown(async move { stopped.await.ok(); }).await.unwrap();
         });
-    });
+    }).unwrap();
     let addr = addr_rx.recv().unwrap();
     Ceiling { url: format!("http://{addr}/webhooks/wave"), stop: Some(stop), thread: Some(thread) }
 }
@@ -187,7 +190,7 @@ pub fn sqlite_group_commit(db: &Path) -> Ceiling {
     conn.execute_batch("CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, received_at INTEGER NOT NULL, body BLOB NOT NULL, data TEXT NOT NULL)")
         .unwrap();
     let (queue, mut jobs) = mpsc::channel::<Pending>(4096);
-    std::thread::spawn(move || {
+    std::thread::Builder::new().name(format!("{CEILING_THREADS}-writer")).spawn(move || {
         let mut conn = conn;
         while let Some(first) = jobs.blocking_recv() {
             let mut batch = vec![first];
@@ -212,7 +215,7 @@ pub fn sqlite_group_commit(db: &Path) -> Ceiling {
                 let _ = p.done.send(());
             }
         }
-    });
+    }).unwrap();
     let secrets: Arc<Vec<SecretString>> = Arc::new(vec![SecretString::from(SECRET)]);
     let router = Router::new()
         .route(
@@ -246,7 +249,23 @@ pub fn rss_mib(pid: u32) -> Option<f64> {
 /// CPU time (user + system) a process has used so far: `/proc/PID/stat`'s `utime` and `stime`.
 /// Unlike a rate, it barely moves when other work shares the cores.
 pub fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_cpu(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// CPU time (user + system) the ceiling servers' threads in this process have used so far (the
+/// threads of a ceiling already dropped are gone): the load generator's own threads are not
+/// counted.
+pub fn ceiling_cpu() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Duration::ZERO };
+    tasks
+        .flatten()
+        .filter(|task| std::fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.starts_with(CEILING_THREADS)))
+        .filter_map(|task| stat_cpu(&std::fs::read_to_string(task.path().join("stat")).ok()?))
+        .sum()
+}
+
+/// `utime + stime` of a `/proc/…/stat` line.
+fn stat_cpu(stat: &str) -> Option<Duration> {
     // The fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
