@@ -146,7 +146,7 @@ impl App {
         tasks.push(plugins::watch(config.clone(), store.clone(), dispatcher.clone(), plugins_loaded.clone(), installed));
         let health = HealthState { store, plugins_loaded, checks: Arc::new(checks), metrics };
         routes.extend(crate::console::routes(&config, &health, &vault, &dispatcher));
-        let router = crate::server::limits::apply(crate::server::router(routes, health, config.server.max_body_bytes), &config.server);
+        let router = crate::server::router(routes, health, &config.server);
         Ok(App { config, router, dispatcher, sinks: drivers, pollers, tasks, events_wake, _inbox: inbox })
     }
 

@@ -4,12 +4,13 @@
 //! `events_rejected{source,reason}`. A store failure is 503 when retrying can help, so the sender
 //! of the webhook retries, else 500.
 
+use std::sync::Arc;
+
 use axum::Json;
-use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tower::util::MapResponseLayer;
 
 use crate::metrics::Metrics;
 use crate::store::StoreError;
@@ -93,11 +94,13 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware: counts every response that carries a [`Rejection`].
-pub async fn count_rejections(State(metrics): State<std::sync::Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    if let Some(r) = response.extensions().get::<Rejection>() {
-        metrics.reject(r.source, r.reason);
-    }
-    response
+/// Layer: counts every response that carries a [`Rejection`] (a plain `tower` map of the
+/// response, nothing boxed).
+pub fn count_rejections(metrics: Arc<Metrics>) -> MapResponseLayer<impl FnOnce(Response) -> Response + Clone + Send + Sync + 'static> {
+    MapResponseLayer::new(move |response: Response| {
+        if let Some(r) = response.extensions().get::<Rejection>() {
+            metrics.reject(r.source, r.reason);
+        }
+        response
+    })
 }

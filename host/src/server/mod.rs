@@ -12,7 +12,7 @@ use std::pin::pin;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::extract::ConnectInfo;
 use axum::routing::get;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -22,10 +22,11 @@ use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
 use self::health::HealthState;
+use crate::config::ServerConfig;
 
-/// The application's routes: the sources' `routes`, `/healthz` and `/metrics`. Bodies above
-/// `max_body_bytes` get 413.
-pub fn router(routes: Vec<Router>, health: HealthState, max_body_bytes: usize) -> Router {
+/// The application's routes: the sources' `routes`, `/healthz` and `/metrics`, under the limits
+/// of `server` (see [`limits`]), every refusal counted.
+pub fn router(routes: Vec<Router>, health: HealthState, server: &ServerConfig) -> Router {
     let metrics = health.metrics.clone();
     let mut app = Router::new()
         .route("/healthz", get(health::healthz))
@@ -34,7 +35,7 @@ pub fn router(routes: Vec<Router>, health: HealthState, max_body_bytes: usize) -
     for r in routes {
         app = app.merge(r);
     }
-    app.layer(axum::middleware::from_fn_with_state(metrics, error::count_rejections)).layer(DefaultBodyLimit::max(max_body_bytes))
+    limits::apply(app, server, metrics)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes the requests in flight.

@@ -54,7 +54,7 @@ pub async fn build(ctx: &SourceContext) -> Result<SourceParts, BuildError> {
         routes: Some(
             Router::new()
                 .route(webhook::PATH, post(webhook::receive))
-                .with_state(webhook)
+                .with_state(Arc::new(webhook))
                 .merge(Router::new().route(oauth::CALLBACK_PATH, get(callback::callback)).with_state(oauth.clone())),
         ),
         ..SourceParts::default()

@@ -35,8 +35,27 @@ struct WebhookBody<'a> {
     data: &'a RawValue,
 }
 
+/// What a webhook body says besides its raw bytes: the parts of an [`Event`] that come from Wave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// `event_id`: Wave's id, the key duplicates are found by.
+    pub id: String,
+    /// `event_type`, e.g. `invoice.paid`.
+    pub kind: String,
+    /// `business_id`, possibly empty.
+    pub business_id: String,
+    /// `data`, verbatim (a JSON object).
+    pub data: String,
+}
+
 /// Parses a webhook body exactly as Wave sent it. `data` is kept verbatim.
 pub fn parse(body: &[u8], received_at: DateTime<Utc>) -> Result<Event, PayloadError> {
+    let Envelope { id, kind, business_id, data } = envelope(body)?;
+    Ok(Event { id, source: SOURCE.into(), kind, business_id, received_at: received_at.to_rfc3339_opts(SecondsFormat::Millis, true), data })
+}
+
+/// [`parse`] without the receipt time: what the webhook stores, checked the same way.
+pub fn envelope(body: &[u8]) -> Result<Envelope, PayloadError> {
     let parsed: WebhookBody<'_> = serde_json::from_slice(body).map_err(|e| PayloadError::Invalid(e.to_string()))?;
     for (field, value) in [("event_id", &parsed.event_id), ("event_type", &parsed.event_type)] {
         if value.trim().is_empty() {
@@ -49,14 +68,7 @@ pub fn parse(body: &[u8], received_at: DateTime<Utc>) -> Result<Event, PayloadEr
     if !parsed.data.get().trim_start().starts_with('{') {
         return Err(PayloadError::Field { field: "data", reason: "is not an object" });
     }
-    Ok(Event {
-        id: parsed.event_id,
-        source: SOURCE.into(),
-        kind: parsed.event_type,
-        business_id: parsed.business_id,
-        received_at: received_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-        data: parsed.data.get().to_string(),
-    })
+    Ok(Envelope { id: parsed.event_id, kind: parsed.event_type, business_id: parsed.business_id, data: parsed.data.get().to_owned() })
 }
 
 #[cfg(test)]
