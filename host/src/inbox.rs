@@ -22,10 +22,46 @@ pub const MAX_BATCH: usize = 512;
 /// ordinary traffic, this many mean they arrive faster than the commits before them finished.
 pub const PRESSURE_SUBMISSIONS: usize = 16;
 
-/// One submission (one event, or a poller's ordered batch) and where its outcomes go.
-struct Job {
-    events: Vec<NewEvent>,
-    reply: oneshot::Sender<Result<Vec<InsertOutcome>>>,
+/// One submission and where its outcome goes.
+enum Job {
+    /// One event (a webhook's): no list around it, for the request on the hot path.
+    One(NewEvent, oneshot::Sender<Result<InsertOutcome>>),
+    /// A poller's ordered batch, committed in the same transaction.
+    Batch(Vec<NewEvent>, oneshot::Sender<Result<Vec<InsertOutcome>>>),
+}
+
+impl Job {
+    fn len(&self) -> usize {
+        match self {
+            Job::One(..) => 1,
+            Job::Batch(events, _) => events.len(),
+        }
+    }
+}
+
+/// Where a job's outcomes go once its transaction is over.
+enum Reply {
+    One(oneshot::Sender<Result<InsertOutcome>>),
+    Batch(usize, oneshot::Sender<Result<Vec<InsertOutcome>>>),
+}
+
+impl Reply {
+    /// Answers with this job's share of `outcomes` (in submission order). A submitter that gave
+    /// up (client disconnected) no longer listens; its event is stored anyway and the source's
+    /// retry will be a duplicate.
+    fn send(self, outcomes: &mut std::vec::IntoIter<InsertOutcome>) {
+        match self {
+            Reply::One(reply) => drop(reply.send(outcomes.next().ok_or(StoreError::IngestClosed))),
+            Reply::Batch(n, reply) => drop(reply.send(Ok(outcomes.take(n).collect()))),
+        }
+    }
+
+    fn fail(self, err: StoreError) {
+        match self {
+            Reply::One(reply) => drop(reply.send(Err(err))),
+            Reply::Batch(_, reply) => drop(reply.send(Err(err))),
+        }
+    }
 }
 
 /// The handle every source submits through. Cheap to clone; the writer stops once every handle
@@ -111,11 +147,11 @@ impl Inbox {
     /// `Retry-After`) rather than holding the request and its memory.
     pub async fn submit(&self, event: NewEvent) -> Result<InsertOutcome> {
         let (reply, outcome) = oneshot::channel();
-        self.jobs.try_send(Job { events: vec![event], reply }).map_err(|e| match e {
+        self.jobs.try_send(Job::One(event, reply)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => StoreError::IngestFull,
             mpsc::error::TrySendError::Closed(_) => StoreError::IngestClosed,
         })?;
-        outcome.await.map_err(|_| StoreError::IngestClosed)??.into_iter().next().ok_or(StoreError::IngestClosed)
+        outcome.await.map_err(|_| StoreError::IngestClosed)?
     }
 
     /// Queues `events` and waits until all are committed, in order and in one transaction; one
@@ -125,7 +161,7 @@ impl Inbox {
             return Ok(Vec::new());
         }
         let (reply, outcome) = oneshot::channel();
-        self.jobs.send(Job { events, reply }).await.map_err(|_| StoreError::IngestClosed)?;
+        self.jobs.send(Job::Batch(events, reply)).await.map_err(|_| StoreError::IngestClosed)?;
         outcome.await.map_err(|_| StoreError::IngestClosed)?
     }
 }
@@ -135,11 +171,11 @@ impl Inbox {
 async fn run_writer(store: Arc<dyn InboxStore>, mut queue: mpsc::Receiver<Job>, wake: Arc<Notify>, pressure: IngestPressure) {
     while let Some(first) = queue.recv().await {
         let mut jobs = vec![first];
-        let mut count = jobs[0].events.len();
+        let mut count = jobs[0].len();
         while count < MAX_BATCH {
             match queue.try_recv() {
                 Ok(job) => {
-                    count += job.events.len();
+                    count += job.len();
                     jobs.push(job);
                 }
                 Err(_) => break,
@@ -149,25 +185,31 @@ async fn run_writer(store: Arc<dyn InboxStore>, mut queue: mpsc::Receiver<Job>, 
         let mut events = Vec::with_capacity(count);
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {
-            replies.push((job.events.len(), job.reply));
-            events.extend(job.events);
+            match job {
+                Job::One(event, reply) => {
+                    events.push(event);
+                    replies.push(Reply::One(reply));
+                }
+                Job::Batch(batch, reply) => {
+                    replies.push(Reply::Batch(batch.len(), reply));
+                    events.extend(batch);
+                }
+            }
         }
         match store.insert_events(events).await {
             Ok(outcomes) => {
                 if outcomes.contains(&InsertOutcome::Inserted) {
                     wake.notify_one();
                 }
-                // A submitter that gave up (client disconnected) no longer listens; its event is
-                // stored anyway and the source's retry will be a duplicate.
                 let mut outcomes = outcomes.into_iter();
-                for (n, reply) in replies {
-                    let _ = reply.send(Ok(outcomes.by_ref().take(n).collect()));
+                for reply in replies {
+                    reply.send(&mut outcomes);
                 }
             }
             Err(err) => {
                 tracing::warn!(events = count, error = %err, "Store rejected an ingest batch.");
-                for (_, reply) in replies {
-                    let _ = reply.send(Err(err.clone()));
+                for reply in replies {
+                    reply.fail(err.clone());
                 }
             }
         }

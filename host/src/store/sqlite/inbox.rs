@@ -78,18 +78,26 @@ fn query_events(conn: &Connection, op: &'static str, sql: &str, params: impl rus
     rows.into_iter().map(EventRow::into_event).collect()
 }
 
-fn insert_event_in(tx: &Connection, event: &NewEvent) -> Result<InsertOutcome> {
+/// Inserts `events` in order, inside the caller's transaction; one outcome each. The statement is
+/// taken from the cache once for them all (finding it hashes its text).
+fn insert_events_in(tx: &Connection, events: &[NewEvent]) -> Result<Vec<InsertOutcome>> {
+    const OP: &str = "insert events";
     let mut stmt = tx
         .prepare_cached(
             "INSERT INTO events (id, source, kind, business_id, record, received_at, body, data)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (id) DO NOTHING",
         )
-        .op("insert event")?;
-    let changed = stmt
-        .execute(params![event.id, event.source, event.kind, event.business_id, event.record, millis(event.received_at), event.body, event.data])
-        .op("insert event")?;
-    Ok(if changed == 0 { InsertOutcome::Duplicate } else { InsertOutcome::Inserted })
+        .op(OP)?;
+    events
+        .iter()
+        .map(|event| {
+            let changed = stmt
+                .execute(params![event.id, event.source, event.kind, event.business_id, event.record, millis(event.received_at), event.body, event.data])
+                .op(OP)?;
+            Ok(if changed == 0 { InsertOutcome::Duplicate } else { InsertOutcome::Inserted })
+        })
+        .collect()
 }
 
 /// `plugin: cause; plugin: cause`, capped at [`LAST_ERROR_MAX_CHARS`].
@@ -110,8 +118,7 @@ pub(crate) fn summarize_failures(result: &DispatchResult) -> Option<String> {
 impl InboxStore for SqliteStore {
     async fn insert_events(&self, events: Vec<NewEvent>) -> Result<Vec<InsertOutcome>> {
         const OP: &str = "insert events";
-        self.write_grouped(OP, move |conn| events.iter().map(|event| insert_event_in(conn, event)).collect::<Result<Vec<_>>>())
-        .await
+        self.write_grouped(OP, move |conn| insert_events_in(conn, &events)).await
     }
 
     async fn claim_events(&self, lease: &Lease, limit: usize) -> Result<Vec<StoredEvent>> {
