@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use wasmtime::component::{Component, Linker};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use wasmtime::component::{Component, ComponentExportIndex, Func, InstancePre, Linker};
 use wasmtime::{Engine, Result, Store};
 
 use crate::runtime::state::PluginState;
@@ -111,6 +113,44 @@ macro_rules! shared_conversions {
             let extra = defaults.iter().filter(|(k, _)| !c.settings.contains_key(*k));
             context.settings.extend(extra.map(|(k, v)| (k.clone(), v.clone())));
             context
+        }
+
+        /// Checks that `instance`'s handler exports have this version's types. Once per
+        /// component is enough: every instance of it has the same exports.
+        pub fn typecheck(
+            store: &mut wasmtime::Store<PluginState>,
+            instance: &wasmtime::component::Instance,
+            exports: &super::HandlerExports,
+        ) -> wasmtime::Result<()> {
+            instance.get_typed_func::<(), ($wit::Manifest,)>(&mut *store, &exports.describe)?;
+            instance.get_typed_func::<(&$wit::Event, &$wit::Context), (Result<Vec<$wit::Action>, String>,)>(&mut *store, &exports.handle)?;
+            Ok(())
+        }
+
+        /// Calls `describe`, an export that [`typecheck`] checked.
+        pub fn describe(store: &mut wasmtime::Store<PluginState>, describe: wasmtime::component::Func) -> wasmtime::Result<model::Manifest> {
+            // SAFETY: `describe` is the `describe` export of an instance of a component whose
+            // exports `typecheck` found to have exactly these types (see `PluginPre`).
+            let describe = unsafe { wasmtime::component::TypedFunc::<(), ($wit::Manifest,)>::new_unchecked(describe) };
+            Ok(describe.call(store, ())?.0.into())
+        }
+
+        /// Calls `handle`, an export that [`typecheck`] checked, with `context`, its settings
+        /// filled in from `defaults`.
+        pub fn handle(
+            store: &mut wasmtime::Store<PluginState>,
+            handle: wasmtime::component::Func,
+            event: &model::Event,
+            context: &model::Context,
+            defaults: &BTreeMap<String, String>,
+        ) -> wasmtime::Result<Result<Vec<model::Action>, String>> {
+            // SAFETY: as in `describe`.
+            let handle = unsafe {
+                wasmtime::component::TypedFunc::<(&$wit::Event, &$wit::Context), (Result<Vec<$wit::Action>, String>,)>::new_unchecked(handle)
+            };
+            let (event, context) = ($wit::Event::from(event), self::context(context, defaults));
+            let (result,) = handle.call(store, (&event, &context))?;
+            Ok(result.map(|actions| actions.into_iter().map(Into::into).collect()))
         }
 
         impl From<$wit::Recipient> for model::Recipient {
@@ -247,64 +287,78 @@ pub fn linker(engine: &Engine) -> Result<Linker<PluginState>> {
     Ok(linker)
 }
 
+/// Where a component's `describe` and `handle` are, looked up once at load.
+pub struct HandlerExports {
+    describe: ComponentExportIndex,
+    handle: ComponentExportIndex,
+}
+
 /// A component linked and pre-instantiated under the version it was built for.
-pub enum PluginPre {
-    /// Built for 0.1.0.
-    V0_1_0(since_v0_1_0::NotifierPre<PluginState>),
-    /// Built for 0.2.0.
-    V0_2_0(since_v0_2_0::NotifierPre<PluginState>),
-    /// Built for 0.3.0.
-    V0_3_0(since_v0_3_0::NotifierPre<PluginState>),
+///
+/// Instantiating does not check the exports' types each time, as the generated bindings would
+/// (a tenth of a fresh instance's cost for the 0.3.0 context): the first instance is checked,
+/// and every later one comes from the same component.
+pub struct PluginPre {
+    version: Version,
+    pre: InstancePre<PluginState>,
+    exports: HandlerExports,
+    checked: AtomicBool,
 }
 
 impl PluginPre {
     /// Links `component` as a plugin of `version` (see [`Version::of`]).
     pub fn new(linker: &Linker<PluginState>, component: &Component, version: Version) -> Result<Self> {
         let pre = linker.instantiate_pre(component)?;
-        Ok(match version {
-            Version::V0_1_0 => PluginPre::V0_1_0(since_v0_1_0::NotifierPre::new(pre)?),
-            Version::V0_2_0 => PluginPre::V0_2_0(since_v0_2_0::NotifierPre::new(pre)?),
-            Version::V0_3_0 => PluginPre::V0_3_0(since_v0_3_0::NotifierPre::new(pre)?),
-        })
+        let handler = component
+            .get_export_index(None, version.handler_export())
+            .ok_or_else(|| wasmtime::Error::msg(format!("no export {}", version.handler_export())))?;
+        let export = |name: &str| {
+            component
+                .get_export_index(Some(&handler), name)
+                .ok_or_else(|| wasmtime::Error::msg(format!("{} exports no function {name}", version.handler_export())))
+        };
+        let exports = HandlerExports { describe: export("describe")?, handle: export("handle")? };
+        Ok(PluginPre { version, pre, exports, checked: AtomicBool::new(false) })
     }
 
     /// The version it was linked under.
     pub fn version(&self) -> Version {
-        match self {
-            PluginPre::V0_1_0(_) => Version::V0_1_0,
-            PluginPre::V0_2_0(_) => Version::V0_2_0,
-            PluginPre::V0_3_0(_) => Version::V0_3_0,
-        }
+        self.version
     }
 
     /// A new instance in `store`.
     pub fn instantiate(&self, store: &mut Store<PluginState>) -> Result<Bindings> {
-        Ok(match self {
-            PluginPre::V0_1_0(pre) => Bindings::V0_1_0(pre.instantiate(store)?),
-            PluginPre::V0_2_0(pre) => Bindings::V0_2_0(pre.instantiate(store)?),
-            PluginPre::V0_3_0(pre) => Bindings::V0_3_0(pre.instantiate(store)?),
-        })
+        let instance = self.pre.instantiate(&mut *store)?;
+        if !self.checked.load(Ordering::Acquire) {
+            match self.version {
+                Version::V0_1_0 => since_v0_1_0::typecheck(store, &instance, &self.exports)?,
+                Version::V0_2_0 => since_v0_2_0::typecheck(store, &instance, &self.exports)?,
+                Version::V0_3_0 => since_v0_3_0::typecheck(store, &instance, &self.exports)?,
+            }
+            self.checked.store(true, Ordering::Release);
+        }
+        let func = |store: &mut Store<PluginState>, index: &ComponentExportIndex| {
+            instance.get_func(store, index).ok_or_else(|| wasmtime::Error::msg("the instance lost a checked export"))
+        };
+        Ok(Bindings { version: self.version, describe: func(store, &self.exports.describe)?, handle: func(store, &self.exports.handle)? })
     }
 }
 
-/// One instance's exports, whatever its version.
-pub enum Bindings {
-    /// Built for 0.1.0.
-    V0_1_0(since_v0_1_0::Notifier),
-    /// Built for 0.2.0.
-    V0_2_0(since_v0_2_0::Notifier),
-    /// Built for 0.3.0.
-    V0_3_0(since_v0_3_0::Notifier),
+/// One instance's `describe` and `handle`, whatever its version.
+pub struct Bindings {
+    version: Version,
+    describe: Func,
+    handle: Func,
 }
 
 impl Bindings {
     /// Calls `describe`.
     pub fn describe(&self, store: &mut Store<PluginState>) -> Result<model::Manifest> {
-        Ok(match self {
-            Bindings::V0_1_0(b) => b.ml_connector_plugin_handler().call_describe(store)?.into(),
-            Bindings::V0_2_0(b) => b.ml_connector_plugin_handler().call_describe(store)?.into(),
-            Bindings::V0_3_0(b) => b.ml_connector_plugin_handler().call_describe(store)?.into(),
-        })
+        match self.version {
+            Version::V0_1_0 => since_v0_1_0::describe(store, self.describe),
+            Version::V0_2_0 => since_v0_2_0::describe(store, self.describe),
+            Version::V0_3_0 => since_v0_3_0::describe(store, self.describe),
+        }
     }
 
     /// Calls `handle` with `context`, its settings filled in from `defaults`.
@@ -316,22 +370,10 @@ impl Bindings {
         context: &model::Context,
         defaults: &BTreeMap<String, String>,
     ) -> Result<Result<Vec<model::Action>, String>> {
-        fn actions<A: Into<model::Action>>(r: Result<Vec<A>, String>) -> Result<Vec<model::Action>, String> {
-            r.map(|actions| actions.into_iter().map(Into::into).collect())
+        match self.version {
+            Version::V0_1_0 => since_v0_1_0::handle(store, self.handle, event, context, defaults),
+            Version::V0_2_0 => since_v0_2_0::handle(store, self.handle, event, context, defaults),
+            Version::V0_3_0 => since_v0_3_0::handle(store, self.handle, event, context, defaults),
         }
-        Ok(match self {
-            Bindings::V0_1_0(b) => {
-                let (event, context) = (event.into(), since_v0_1_0::context(context, defaults));
-                actions(b.ml_connector_plugin_handler().call_handle(store, &event, &context)?)
-            }
-            Bindings::V0_2_0(b) => {
-                let (event, context) = (event.into(), since_v0_2_0::context(context, defaults));
-                actions(b.ml_connector_plugin_handler().call_handle(store, &event, &context)?)
-            }
-            Bindings::V0_3_0(b) => {
-                let (event, context) = (event.into(), since_v0_3_0::context(context, defaults));
-                actions(b.ml_connector_plugin_handler().call_handle(store, &event, &context)?)
-            }
-        })
     }
 }
