@@ -32,8 +32,8 @@ use crate::store::{Attempt, Lease, MessageUpdate, OutboxMessage, OutboxRow, Outb
 const BATCH: usize = 128;
 /// Requests to the remote in flight at once (over the sink's pooled keep-alive connections).
 const CONCURRENCY: usize = 32;
-/// Messages in progress per request in flight, without a rate limit: the others wait for their
-/// state writes, which the store group-commits, so many in progress share each fsync.
+/// Messages in progress per request in flight: the others read, or wait for their state writes,
+/// which the store group-commits, so many in progress share each fsync.
 const IN_PROGRESS_PER_REQUEST: usize = 4;
 /// Reconciliations of one message in a row when the SID found is taken by another meanwhile.
 const ADOPT_TRIES: usize = 3;
@@ -152,13 +152,11 @@ impl SinkDriver {
         }
     }
 
-    /// How many messages are processed at once.
+    /// How many messages are processed at once: a few times the requests in flight (the others
+    /// read the opt-out, wait for their rate slot or their durable state writes), and with a
+    /// rate limit no more than one claim, so none waits past its lease.
     fn in_flight(&self) -> usize {
-        match self.settings.messages_per_second {
-            Some(_) => self.settings.concurrency.min(self.claim_size()),
-            None => self.settings.concurrency * IN_PROGRESS_PER_REQUEST,
-        }
-        .max(1)
+        (self.settings.concurrency * IN_PROGRESS_PER_REQUEST).min(self.claim_size()).max(1)
     }
 
     /// Processes every message due now (including those that become due again during the
@@ -366,6 +364,12 @@ impl SinkDriver {
             Ok(Some(reason)) => return self.finish(&m, OutboxStatus::Undeliverable, Some(to), None, reason, log).await,
             Err(e) => return self.after_failure(&m, m.attempts + 1, e, log, false).await,
         }
+        // With a rate limit the request permit is taken before the slot: a paced request never
+        // waits for a permit after its slot (it would go out late, bunched with those behind it).
+        let paced_permit = match self.settings.messages_per_second {
+            Some(_) => Some(self.requests.acquire().await.expect("the request permits are never closed")),
+            None => None,
+        };
         self.pace().await?;
         let attempts = m.attempts + 1;
         let started = Utc::now();
@@ -383,7 +387,10 @@ impl SinkDriver {
             ..m
         };
         let sent = {
-            let _permit = self.requests.acquire().await.expect("the request permits are never closed");
+            let _permit = match paced_permit {
+                Some(permit) => permit,
+                None => self.requests.acquire().await.expect("the request permits are never closed"),
+            };
             self.sink.send(&m, &to, &mut log).await
         };
         match sent {
