@@ -45,8 +45,11 @@ const UNSETTLED_DEFER: Duration = Duration::from_secs(2);
 /// After a store failure, wait this long before claiming again.
 const STORE_RETRY: Duration = Duration::from_secs(2);
 
+/// A claimed message with where its recipient resolved to.
+type Claimed = (OutboxMessage, Resolution);
+
 /// A claim under way: the rows it leased, and whether nothing was in flight when it began.
-type Claim<'a> = BoxFuture<'a, (Result<Vec<OutboxMessage>, StoreError>, bool)>;
+type Claim<'a> = BoxFuture<'a, (Result<Vec<Claimed>, StoreError>, bool)>;
 
 /// What the driver reads from the configuration.
 #[derive(Debug, Clone)]
@@ -168,7 +171,7 @@ impl SinkDriver {
         let limit = self.in_flight();
         let stopping = || shutdown.is_some_and(|s| *s.borrow());
         let mut in_flight = FuturesUnordered::new();
-        let mut claimed: VecDeque<OutboxMessage> = VecDeque::new();
+        let mut claimed: VecDeque<Claimed> = VecDeque::new();
         let mut claiming: Option<Claim<'_>> = None;
         let (mut done, mut failure) = (0, None);
         // The last claim found nothing due: no more claims until a wake-up or until the messages
@@ -177,15 +180,14 @@ impl SinkDriver {
         let (mut nothing_due, mut finished) = (false, false);
         loop {
             while in_flight.len() < limit
-                && let Some(m) = claimed.pop_front()
+                && let Some((m, resolution)) = claimed.pop_front()
             {
-                in_flight.push(self.process(m));
+                in_flight.push(self.process(m, resolution));
                 done += 1;
             }
             if claiming.is_none() && claimed.is_empty() && in_flight.len() < limit && !nothing_due && failure.is_none() && !stopping() {
                 let idle = in_flight.is_empty();
-                let claim = self.store.claim_due_messages(&self.lease, Utc::now(), self.sink.channels(), self.claim_size());
-                claiming = Some(claim.map(move |result| (result, idle)).boxed());
+                claiming = Some(self.claim().map(move |result| (result, idle)).boxed());
             }
             if claiming.is_none() && in_flight.is_empty() {
                 if finished || failure.is_some() || stopping() {
@@ -221,6 +223,17 @@ impl SinkDriver {
         }
     }
 
+    /// Leases the next batch of due messages and resolves their recipients, one opt-out read for
+    /// the batch.
+    async fn claim(&self) -> Result<Vec<Claimed>, StoreError> {
+        let batch = self.store.claim_due_messages(&self.lease, Utc::now(), self.sink.channels(), self.claim_size()).await?;
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let resolved = self.sink.resolve_all(&batch).await?;
+        Ok(batch.into_iter().zip(resolved).collect())
+    }
+
     /// Waits for the rate limit: the store's shared one when it keeps one (every replica's
     /// sends together), else this process's own.
     async fn pace(&self) -> Result<(), StoreError> {
@@ -236,8 +249,9 @@ impl SinkDriver {
         Ok(())
     }
 
-    /// Takes one message as far as it can go now.
-    async fn process(&self, mut m: OutboxMessage) -> Result<(), StoreError> {
+    /// Takes one message as far as it can go now; its recipient resolved to `resolution` when
+    /// it was claimed.
+    async fn process(&self, mut m: OutboxMessage, resolution: Resolution) -> Result<(), StoreError> {
         let mut log = Vec::new();
         let live = self.sink.is_live();
         if m.row.status == OutboxStatus::Sending
@@ -328,7 +342,7 @@ impl SinkDriver {
         if m.row.to == Recipient::Customer && self.defer_in_quiet_hours(&m).await? {
             return Ok(());
         }
-        let to = match self.sink.resolve(&m).await? {
+        let to = match resolution {
             Resolution::Address(to) => to,
             Resolution::Undeliverable { to, code, reason } => return self.finish(&m, OutboxStatus::Undeliverable, to, code, reason, log).await,
             Resolution::Failed { reason } => return self.finish(&m, OutboxStatus::Failed, None, None, reason, log).await,
