@@ -68,8 +68,9 @@ pub struct DriverSettings {
     /// With nothing due and no wake-up, look again this often (rows requeued by another
     /// process, a lease run out).
     pub poll_interval: Duration,
-    /// Requests to the remote in flight at once; without a rate limit, a few times more
-    /// messages are in progress (waiting for their durable state writes).
+    /// Requests to the remote in flight at once; a few times more messages are in progress
+    /// (reading, or waiting for their durable state writes), with a rate limit no more than
+    /// one claim.
     pub concurrency: usize,
     /// How long a call left `sending` by an unanswered request waits for the status callback
     /// naming its message before the list is searched: the list cannot tell calls to one
