@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use wasmtime::component::{Component, ComponentExportIndex, Func, InstancePre, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, Func, Instance, InstancePre, Linker};
 use wasmtime::{Engine, Result, Store};
 
 use crate::runtime::state::PluginState;
@@ -297,6 +297,7 @@ pub fn linker(engine: &Engine) -> Result<Linker<PluginState>> {
 }
 
 /// Where a component's `describe` and `handle` are, looked up once at load.
+#[derive(Clone, Copy)]
 pub struct HandlerExports {
     describe: ComponentExportIndex,
     handle: ComponentExportIndex,
@@ -346,27 +347,26 @@ impl PluginPre {
             }
             self.checked.store(true, Ordering::Release);
         }
-        let func = |store: &mut Store<PluginState>, index: &ComponentExportIndex| {
-            instance.get_func(store, index).ok_or_else(|| wasmtime::Error::msg("the instance lost a checked export"))
-        };
-        Ok(Bindings { version: self.version, describe: func(store, &self.exports.describe)?, handle: func(store, &self.exports.handle)? })
+        Ok(Bindings { version: self.version, instance, exports: self.exports })
     }
 }
 
-/// One instance's `describe` and `handle`, whatever its version.
+/// One instance's `describe` and `handle`, whatever its version. Each call looks up only the
+/// export it calls.
 pub struct Bindings {
     version: Version,
-    describe: Func,
-    handle: Func,
+    instance: Instance,
+    exports: HandlerExports,
 }
 
 impl Bindings {
     /// Calls `describe`.
     pub fn describe(&self, store: &mut Store<PluginState>) -> Result<model::Manifest> {
+        let describe = self.func(store, &self.exports.describe)?;
         match self.version {
-            Version::V0_1_0 => since_v0_1_0::describe(store, self.describe),
-            Version::V0_2_0 => since_v0_2_0::describe(store, self.describe),
-            Version::V0_3_0 => since_v0_3_0::describe(store, self.describe),
+            Version::V0_1_0 => since_v0_1_0::describe(store, describe),
+            Version::V0_2_0 => since_v0_2_0::describe(store, describe),
+            Version::V0_3_0 => since_v0_3_0::describe(store, describe),
         }
     }
 
@@ -379,10 +379,15 @@ impl Bindings {
         context: &model::Context,
         defaults: &BTreeMap<String, String>,
     ) -> Result<Result<Vec<model::Action>, String>> {
+        let handle = self.func(store, &self.exports.handle)?;
         match self.version {
-            Version::V0_1_0 => since_v0_1_0::handle(store, self.handle, event, context, defaults),
-            Version::V0_2_0 => since_v0_2_0::handle(store, self.handle, event, context, defaults),
-            Version::V0_3_0 => since_v0_3_0::handle(store, self.handle, event, context, defaults),
+            Version::V0_1_0 => since_v0_1_0::handle(store, handle, event, context, defaults),
+            Version::V0_2_0 => since_v0_2_0::handle(store, handle, event, context, defaults),
+            Version::V0_3_0 => since_v0_3_0::handle(store, handle, event, context, defaults),
         }
+    }
+
+    fn func(&self, store: &mut Store<PluginState>, export: &ComponentExportIndex) -> Result<Func> {
+        self.instance.get_func(store, export).ok_or_else(|| wasmtime::Error::msg("the instance lost a checked export"))
     }
 }
