@@ -123,7 +123,7 @@ async fn an_opted_out_recipient_is_remembered_and_not_messaged_again() {
     let first = dispatch(&store, "e1", no_customer(), &[(Channel::Sms, TEAM, "first")]).await;
     let done = settle(&driver, &store, &first).await;
     assert_eq!((done[0].row.status, done[0].error_code), (OutboxStatus::Failed, Some(21610)));
-    assert!(store.is_opted_out(TEAM).await.unwrap());
+    assert!(store.opted_out(&[TEAM]).await.unwrap().contains(TEAM));
 
     let later = dispatch(&store, "e2", no_customer(), &[(Channel::Sms, TEAM, "second")]).await;
     let done = settle(&driver, &store, &later).await;

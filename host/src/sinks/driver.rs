@@ -32,8 +32,8 @@ use crate::store::{Attempt, Lease, MessageUpdate, OutboxMessage, OutboxRow, Outb
 const BATCH: usize = 128;
 /// Requests to the remote in flight at once (over the sink's pooled keep-alive connections).
 const CONCURRENCY: usize = 32;
-/// Messages in progress per request in flight, without a rate limit: the others wait for their
-/// state writes, which the store group-commits, so many in progress share each fsync.
+/// Messages in progress per request in flight: the others read, or wait for their state writes,
+/// which the store group-commits, so many in progress share each fsync.
 const IN_PROGRESS_PER_REQUEST: usize = 4;
 /// Reconciliations of one message in a row when the SID found is taken by another meanwhile.
 const ADOPT_TRIES: usize = 3;
@@ -45,8 +45,11 @@ const UNSETTLED_DEFER: Duration = Duration::from_secs(2);
 /// After a store failure, wait this long before claiming again.
 const STORE_RETRY: Duration = Duration::from_secs(2);
 
+/// A claimed message with where its recipient resolved to.
+type Claimed = (OutboxMessage, Resolution);
+
 /// A claim under way: the rows it leased, and whether nothing was in flight when it began.
-type Claim<'a> = BoxFuture<'a, (Result<Vec<OutboxMessage>, StoreError>, bool)>;
+type Claim<'a> = BoxFuture<'a, (Result<Vec<Claimed>, StoreError>, bool)>;
 
 /// What the driver reads from the configuration.
 #[derive(Debug, Clone)]
@@ -65,8 +68,9 @@ pub struct DriverSettings {
     /// With nothing due and no wake-up, look again this often (rows requeued by another
     /// process, a lease run out).
     pub poll_interval: Duration,
-    /// Requests to the remote in flight at once; without a rate limit, a few times more
-    /// messages are in progress (waiting for their durable state writes).
+    /// Requests to the remote in flight at once; a few times more messages are in progress
+    /// (reading, or waiting for their durable state writes), with a rate limit no more than
+    /// one claim.
     pub concurrency: usize,
     /// How long a call left `sending` by an unanswered request waits for the status callback
     /// naming its message before the list is searched: the list cannot tell calls to one
@@ -152,13 +156,11 @@ impl SinkDriver {
         }
     }
 
-    /// How many messages are processed at once.
+    /// How many messages are processed at once: a few times the requests in flight (the others
+    /// read the opt-out, wait for their rate slot or their durable state writes), and with a
+    /// rate limit no more than one claim, so none waits past its lease.
     fn in_flight(&self) -> usize {
-        match self.settings.messages_per_second {
-            Some(_) => self.settings.concurrency.min(self.claim_size()),
-            None => self.settings.concurrency * IN_PROGRESS_PER_REQUEST,
-        }
-        .max(1)
+        (self.settings.concurrency * IN_PROGRESS_PER_REQUEST).min(self.claim_size()).max(1)
     }
 
     /// Processes every message due now (including those that become due again during the
@@ -170,7 +172,7 @@ impl SinkDriver {
         let limit = self.in_flight();
         let stopping = || shutdown.is_some_and(|s| *s.borrow());
         let mut in_flight = FuturesUnordered::new();
-        let mut claimed: VecDeque<OutboxMessage> = VecDeque::new();
+        let mut claimed: VecDeque<Claimed> = VecDeque::new();
         let mut claiming: Option<Claim<'_>> = None;
         let (mut done, mut failure) = (0, None);
         // The last claim found nothing due: no more claims until a wake-up or until the messages
@@ -179,15 +181,14 @@ impl SinkDriver {
         let (mut nothing_due, mut finished) = (false, false);
         loop {
             while in_flight.len() < limit
-                && let Some(m) = claimed.pop_front()
+                && let Some((m, resolution)) = claimed.pop_front()
             {
-                in_flight.push(self.process(m));
+                in_flight.push(self.process(m, resolution));
                 done += 1;
             }
             if claiming.is_none() && claimed.is_empty() && in_flight.len() < limit && !nothing_due && failure.is_none() && !stopping() {
                 let idle = in_flight.is_empty();
-                let claim = self.store.claim_due_messages(&self.lease, Utc::now(), self.sink.channels(), self.claim_size());
-                claiming = Some(claim.map(move |result| (result, idle)).boxed());
+                claiming = Some(self.claim().map(move |result| (result, idle)).boxed());
             }
             if claiming.is_none() && in_flight.is_empty() {
                 if finished || failure.is_some() || stopping() {
@@ -223,6 +224,17 @@ impl SinkDriver {
         }
     }
 
+    /// Leases the next batch of due messages and resolves their recipients, one opt-out read for
+    /// the batch.
+    async fn claim(&self) -> Result<Vec<Claimed>, StoreError> {
+        let batch = self.store.claim_due_messages(&self.lease, Utc::now(), self.sink.channels(), self.claim_size()).await?;
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let resolved = self.sink.resolve_all(&batch).await?;
+        Ok(batch.into_iter().zip(resolved).collect())
+    }
+
     /// Waits for the rate limit: the store's shared one when it keeps one (every replica's
     /// sends together), else this process's own.
     async fn pace(&self) -> Result<(), StoreError> {
@@ -238,8 +250,9 @@ impl SinkDriver {
         Ok(())
     }
 
-    /// Takes one message as far as it can go now.
-    async fn process(&self, mut m: OutboxMessage) -> Result<(), StoreError> {
+    /// Takes one message as far as it can go now; its recipient resolved to `resolution` when
+    /// it was claimed.
+    async fn process(&self, mut m: OutboxMessage, resolution: Resolution) -> Result<(), StoreError> {
         let mut log = Vec::new();
         let live = self.sink.is_live();
         if m.row.status == OutboxStatus::Sending
@@ -330,7 +343,7 @@ impl SinkDriver {
         if m.row.to == Recipient::Customer && self.defer_in_quiet_hours(&m).await? {
             return Ok(());
         }
-        let to = match self.sink.resolve(&m).await? {
+        let to = match resolution {
             Resolution::Address(to) => to,
             Resolution::Undeliverable { to, code, reason } => return self.finish(&m, OutboxStatus::Undeliverable, to, code, reason, log).await,
             Resolution::Failed { reason } => return self.finish(&m, OutboxStatus::Failed, None, None, reason, log).await,
@@ -366,6 +379,12 @@ impl SinkDriver {
             Ok(Some(reason)) => return self.finish(&m, OutboxStatus::Undeliverable, Some(to), None, reason, log).await,
             Err(e) => return self.after_failure(&m, m.attempts + 1, e, log, false).await,
         }
+        // With a rate limit the request permit is taken before the slot: a paced request never
+        // waits for a permit after its slot (it would go out late, bunched with those behind it).
+        let paced_permit = match self.settings.messages_per_second {
+            Some(_) => Some(self.requests.acquire().await.expect("the request permits are never closed")),
+            None => None,
+        };
         self.pace().await?;
         let attempts = m.attempts + 1;
         let started = Utc::now();
@@ -383,7 +402,10 @@ impl SinkDriver {
             ..m
         };
         let sent = {
-            let _permit = self.requests.acquire().await.expect("the request permits are never closed");
+            let _permit = match paced_permit {
+                Some(permit) => permit,
+                None => self.requests.acquire().await.expect("the request permits are never closed"),
+            };
             self.sink.send(&m, &to, &mut log).await
         };
         match sent {

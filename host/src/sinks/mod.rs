@@ -158,8 +158,9 @@ pub trait Sink: Send + Sync {
     /// that plugin for that event, before anything reaches the outbox.
     fn check_body(&self, channel: Channel, body: &str) -> Result<(), String>;
 
-    /// The address the message's recipient resolves to, or why it has none.
-    async fn resolve(&self, m: &OutboxMessage) -> Result<Resolution, StoreError>;
+    /// The address each message's recipient resolves to, or why it has none, in order: for a
+    /// claimed batch at once, so what the store knows (opt-outs) is read once for the batch.
+    async fn resolve_all(&self, batch: &[OutboxMessage]) -> Result<Vec<Resolution>, StoreError>;
 
     /// The request that would be sent to `to`; an error when the sink cannot build it (its own
     /// configuration is incomplete).

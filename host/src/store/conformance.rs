@@ -7,6 +7,7 @@
 
 #![allow(clippy::missing_panics_doc)]
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -897,12 +898,12 @@ pub(crate) async fn a_records_history_is_listed_by_prefix_after_a_cursor_with_re
 
 pub(crate) async fn stop_opts_the_sender_out_and_start_clears_it(store: Arc<dyn Store>) {
     store.record_inbound(&inbound("SMs", "STOP", Some(OptChange::OptOut))).await.unwrap();
-    assert!(store.is_opted_out("+14155550100").await.unwrap());
+    assert!(store.opted_out(&["+14155550100"]).await.unwrap().contains("+14155550100"));
     store.record_inbound(&inbound("SMt", "START", Some(OptChange::OptIn))).await.unwrap();
-    assert!(!store.is_opted_out("+14155550100").await.unwrap());
+    assert!(store.opted_out(&["+14155550100"]).await.unwrap().is_empty());
     assert!(!store.clear_opt_out("+14155550100").await.unwrap());
     store.record_opt_out("+14155550100", "21610", at(30)).await.unwrap();
-    assert!(store.is_opted_out("+14155550100").await.unwrap());
+    assert!(store.opted_out(&["+14155550100"]).await.unwrap().contains("+14155550100"));
     assert!(store.clear_opt_out("+14155550100").await.unwrap());
 }
 
@@ -924,8 +925,11 @@ pub(crate) async fn clearing_an_opt_out_by_hand_removes_it_and_records_who_and_w
     let cleared = store.clear_opt_out_by_hand("+14155550100", "alice", later).await.unwrap().unwrap();
     assert_eq!((cleared.by.as_str(), cleared.at, cleared.cleared.at), ("alice", later, stop));
     assert_eq!(cleared.cleared.reason, "replied STOP");
-    assert!(!store.is_opted_out("+14155550100").await.unwrap());
-    assert!(store.is_opted_out("+14155550101").await.unwrap());
+    assert!(store.opted_out(&["+14155550100"]).await.unwrap().is_empty());
+    assert!(store.opted_out(&["+14155550101"]).await.unwrap().contains("+14155550101"));
+    // Several numbers (repeated, unknown) in one read: only the opted-out ones, once.
+    let among = store.opted_out(&["+14155550100", "+14155550101", "+14155550199", "+14155550101"]).await.unwrap();
+    assert_eq!(among, HashSet::from(["+14155550101".to_owned()]));
     assert_eq!(store.list_opt_out_clearances(None, 10).await.unwrap(), vec![cleared.clone()]);
     assert_eq!(store.list_opt_out_clearances(Some("+14155550101"), 10).await.unwrap(), vec![]);
     // Not opted out (any more): nothing is recorded.

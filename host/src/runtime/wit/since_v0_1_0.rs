@@ -10,6 +10,8 @@ use crate::model;
 wasmtime::component::bindgen!({
     path: "../wit/since_v0.1.0",
     world: "notifier",
+    // Event and context are lowered straight from borrowed host data, not cloned first.
+    ownership: Borrowing { duplicate_if_necessary: true },
 });
 
 use self::ml_connector::plugin::host as wit_host;
@@ -18,4 +20,4 @@ use self::ml_connector::plugin::types as wit;
 /// The export a component must have to be loaded under this version.
 pub const HANDLER_EXPORT: &str = "ml-connector:plugin/handler@0.1.0";
 
-shared_conversions!(wit, wit_host);
+shared_conversions!(wit, wit_host, Recipient);

@@ -11,6 +11,8 @@ use crate::model;
 wasmtime::component::bindgen!({
     path: "../wit/since_v0.3.0",
     world: "notifier",
+    // Event and context are lowered straight from borrowed host data, not cloned first.
+    ownership: Borrowing { duplicate_if_necessary: true },
 });
 
 use self::ml_connector::plugin::host as wit_host;
@@ -19,50 +21,50 @@ use self::ml_connector::plugin::types as wit;
 /// The export a component must have to be loaded under this version.
 pub const HANDLER_EXPORT: &str = "ml-connector:plugin/handler@0.3.0";
 
-shared_conversions!(wit, wit_host, reply = reply, qad = qad);
+shared_conversions!(wit, wit_host, RecipientResult, reply = reply, qad = qad);
 reply_conversions!(wit);
 
-/// `context.qad`, new in 0.3.0.
-fn qad(c: &model::Context) -> Option<wit::QadContext> {
+/// `context.qad`, new in 0.3.0, borrowed from `c` (and its waiting invoices from `lists`).
+fn qad<'a>(c: &'a model::Context, lists: &'a super::Lists<'a>) -> Option<wit::QadContext<'a>> {
     c.qad.as_ref().map(|x| wit::QadContext {
-        tenant: x.tenant.clone(),
-        record: x.record.clone(),
-        record_id: x.record_id.clone(),
-        state: x.state.clone(),
-        supplier: x.supplier.as_ref().map(|s| wit::QadSupplier { code: s.code.clone(), name: s.name.clone(), phone: s.phone.clone() }),
+        tenant: &x.tenant,
+        record: &x.record,
+        record_id: &x.record_id,
+        state: &x.state,
+        supplier: x.supplier.as_ref().map(|s| wit::QadSupplier { code: &s.code, name: s.name.as_deref(), phone: s.phone.as_deref() }),
         purchase_order: x.purchase_order.as_ref().map(purchase_order),
         goods_receipt: x.goods_receipt.as_ref().map(|r| wit::QadGoodsReceipt {
-            receiver: r.receiver.clone(),
-            po_number: r.po_number.clone(),
-            supplier_code: r.supplier_code.clone(),
-            date: r.date.clone(),
+            receiver: &r.receiver,
+            po_number: r.po_number.as_deref(),
+            supplier_code: r.supplier_code.as_deref(),
+            date: r.date.as_deref(),
         }),
         supplier_invoice: x.supplier_invoice.as_ref().map(supplier_invoice),
-        responsible: x.responsible.as_ref().map(|p| wit::QadPerson { code: p.code.clone(), contact: p.contact.as_ref().map(recipient) }),
-        waiting_invoices: x.waiting_invoices.clone(),
+        responsible: x.responsible.as_ref().map(|p| wit::QadPerson { code: &p.code, contact: p.contact.as_ref().map(recipient) }),
+        waiting_invoices: &lists.waiting_invoices,
     })
 }
 
-fn purchase_order(p: &q::QadPurchaseOrder) -> wit::QadPurchaseOrder {
+fn purchase_order(p: &q::QadPurchaseOrder) -> wit::QadPurchaseOrder<'_> {
     wit::QadPurchaseOrder {
-        number: p.number.clone(),
-        supplier_code: p.supplier_code.clone(),
-        buyer: p.buyer.clone(),
-        approver: p.approver.clone(),
-        status: p.status.clone(),
+        number: &p.number,
+        supplier_code: p.supplier_code.as_deref(),
+        buyer: p.buyer.as_deref(),
+        approver: p.approver.as_deref(),
+        status: p.status.as_deref(),
         total: p.total.as_ref().map(money),
-        due_date: p.due_date.clone(),
+        due_date: p.due_date.as_deref(),
     }
 }
 
-fn supplier_invoice(i: &q::QadSupplierInvoice) -> wit::QadSupplierInvoice {
+fn supplier_invoice(i: &q::QadSupplierInvoice) -> wit::QadSupplierInvoice<'_> {
     wit::QadSupplierInvoice {
-        reference: i.reference.clone(),
-        po_number: i.po_number.clone(),
-        supplier_code: i.supplier_code.clone(),
-        status: i.status.clone(),
+        reference: &i.reference,
+        po_number: i.po_number.as_deref(),
+        supplier_code: i.supplier_code.as_deref(),
+        status: i.status.as_deref(),
         amount: i.amount.as_ref().map(money),
         hold: i.hold.as_ref().map(money),
-        due_date: i.due_date.clone(),
+        due_date: i.due_date.as_deref(),
     }
 }

@@ -101,6 +101,28 @@ impl TwilioSink {
         self.numbers.get_with_by_ref(raw, || to_e164(raw, &self.settings.default_region))
     }
 
+    /// The E.164 number `m`'s recipient resolves to, before the opt-out check, or why it has none.
+    fn address(&self, m: &OutboxMessage) -> Resolution {
+        let raw = match &m.row.to {
+            Recipient::Customer => match m.customer.mobile.as_ref().or(m.customer.phone.as_ref()) {
+                Some(n) => n,
+                None => return Resolution::Failed { reason: "no customer phone number in context".into() },
+            },
+            Recipient::Team(name) => match self.settings.team.get(name) {
+                Some(n) => n,
+                None => {
+                    let known = self.settings.team.keys().cloned().collect::<Vec<_>>().join(", ");
+                    return Resolution::Failed { reason: format!("unknown team contact {name:?} (configured in [team]: {known})") };
+                }
+            },
+            Recipient::Number(n) => n,
+        };
+        match self.e164(raw) {
+            Ok(n) => Resolution::Address(n),
+            Err(e) => Resolution::Undeliverable { to: None, code: None, reason: e.to_string() },
+        }
+    }
+
     /// Sends `request`: the parsed answer, and how long it took in ms.
     async fn timed_send(&self, request: &TwilioRequest) -> (Result<serde_json::Value, SinkError>, u64) {
         let Some(service) = &self.service else {
@@ -191,30 +213,22 @@ impl Sink for TwilioSink {
         check_body(channel, body)
     }
 
-    async fn resolve(&self, m: &OutboxMessage) -> Result<Resolution, StoreError> {
-        let raw = match &m.row.to {
-            Recipient::Customer => match m.customer.mobile.as_ref().or(m.customer.phone.as_ref()) {
-                Some(n) => n.clone(),
-                None => return Ok(Resolution::Failed { reason: "no customer phone number in context".into() }),
-            },
-            Recipient::Team(name) => match self.settings.team.get(name) {
-                Some(n) => n.clone(),
-                None => {
-                    let known = self.settings.team.keys().cloned().collect::<Vec<_>>().join(", ");
-                    return Ok(Resolution::Failed { reason: format!("unknown team contact {name:?} (configured in [team]: {known})") });
-                }
-            },
-            Recipient::Number(n) => n.clone(),
-        };
-        let number = match self.e164(&raw) {
-            Ok(n) => n,
-            Err(e) => return Ok(Resolution::Undeliverable { to: None, code: None, reason: e.to_string() }),
-        };
-        if self.store.is_opted_out(&number).await? {
-            let reason = format!("{number} opted out of messages (replied STOP)");
-            return Ok(Resolution::Undeliverable { to: Some(number), code: Some(OPTED_OUT), reason });
+    async fn resolve_all(&self, batch: &[OutboxMessage]) -> Result<Vec<Resolution>, StoreError> {
+        let mut resolved: Vec<Resolution> = batch.iter().map(|m| self.address(m)).collect();
+        let numbers: Vec<&str> = resolved.iter().filter_map(|r| if let Resolution::Address(n) = r { Some(n.as_str()) } else { None }).collect();
+        if numbers.is_empty() {
+            return Ok(resolved);
         }
-        Ok(Resolution::Address(number))
+        let opted_out = self.store.opted_out(&numbers).await?;
+        for r in &mut resolved {
+            if let Resolution::Address(number) = r
+                && opted_out.contains(number.as_str())
+            {
+                let reason = format!("{number} opted out of messages (replied STOP)");
+                *r = Resolution::Undeliverable { to: Some(std::mem::take(number)), code: Some(OPTED_OUT), reason };
+            }
+        }
+        Ok(resolved)
     }
 
     fn preview(&self, m: &OutboxMessage, to: &str) -> Result<Preview, SinkError> {

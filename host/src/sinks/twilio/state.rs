@@ -2,6 +2,8 @@
 //! cache, status callbacks (with the delivery status they move, never backwards) and inbound
 //! replies linked to the message they answer.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -144,8 +146,8 @@ pub trait TwilioStore: Send + Sync {
     /// Records that `number` opted out (Twilio 21610); later messages to it are not sent.
     async fn record_opt_out(&self, number: &str, reason: &str, at: DateTime<Utc>) -> Result<()>;
 
-    /// Whether `number` opted out.
-    async fn is_opted_out(&self, number: &str) -> Result<bool>;
+    /// Which of `numbers` opted out: one read for a whole claimed batch of messages.
+    async fn opted_out(&self, numbers: &[&str]) -> Result<HashSet<String>>;
 
     /// Clears an opt-out (the number replied START). `false` if it was not opted out.
     async fn clear_opt_out(&self, number: &str) -> Result<bool>;

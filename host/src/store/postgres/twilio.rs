@@ -2,6 +2,8 @@
 //! callbacks with their dedupe rows and monotonic delivery status (the message row locked while
 //! it moves), and inbound SMS linked to the message they answer.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
@@ -27,9 +29,10 @@ impl TwilioStore for PgStore {
         self.client(OP).await?.execute(UPSERT_OPT_OUT, &[&number, &millis(at), &reason]).await.op(OP).map(drop)
     }
 
-    async fn is_opted_out(&self, number: &str) -> Result<bool> {
-        const OP: &str = "check opt-out";
-        self.client(OP).await?.query_one("SELECT EXISTS (SELECT 1 FROM opt_outs WHERE number = $1)", &[&number]).await.op(OP)?.try_get(0).op(OP)
+    async fn opted_out(&self, numbers: &[&str]) -> Result<HashSet<String>> {
+        const OP: &str = "check opt-outs";
+        let rows = self.client(OP).await?.query("SELECT number FROM opt_outs WHERE number = ANY($1)", &[&numbers]).await.op(OP)?;
+        rows.iter().map(|row| row.try_get(0).op(OP)).collect()
     }
 
     async fn clear_opt_out(&self, number: &str) -> Result<bool> {

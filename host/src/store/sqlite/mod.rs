@@ -32,8 +32,10 @@ use super::{Result, Store, StoreError};
 /// as unavailable.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Idle reader connections kept open; more are opened under load and closed after use.
-const IDLE_READERS: usize = 4;
+/// Idle reader connections kept open; more are opened under load and closed after use. Opening
+/// one reads the schema, which under a sending burst (each message's opt-out is a read) cost
+/// more than the reads themselves with only 4 kept.
+const IDLE_READERS: usize = 16;
 
 /// The SQLite store. Writes go through one connection, reads through others, so reads never
 /// wait behind a group commit.

@@ -1,6 +1,8 @@
 //! [`TwilioStore`] on SQLite: opt-outs, the Lookups cache, status callbacks with their dedupe
 //! rows and monotonic delivery status, and inbound SMS linked to the message they answer.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
@@ -29,13 +31,21 @@ impl TwilioStore for SqliteStore {
         .await
     }
 
-    async fn is_opted_out(&self, number: &str) -> Result<bool> {
-        let number = number.to_owned();
-        self.read("check opt-out", move |conn| {
-            // Once per message sent: prepared once per reader.
-            conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM opt_outs WHERE number = ?1)")
-                .and_then(|mut stmt| stmt.query_row([number], |row| row.get(0)))
-                .op("check opt-out")
+    async fn opted_out(&self, numbers: &[&str]) -> Result<HashSet<String>> {
+        const OP: &str = "check opt-outs";
+        let mut numbers: Vec<String> = numbers.iter().map(|&n| n.to_owned()).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        self.read(OP, move |conn| {
+            // Once per claimed batch, a lookup per distinct number: prepared once per reader.
+            let mut stmt = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM opt_outs WHERE number = ?1)").op(OP)?;
+            let mut opted_out = HashSet::new();
+            for number in numbers {
+                if stmt.query_row([&number], |row| row.get(0)).op(OP)? {
+                    opted_out.insert(number);
+                }
+            }
+            Ok(opted_out)
         })
         .await
     }
