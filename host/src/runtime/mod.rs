@@ -251,7 +251,7 @@ impl Runtime {
             manifest: Manifest { name: label.into(), version: String::new(), description: String::new(), subscribes: vec![] },
             pre,
             engine: self.engine.clone(),
-            _ticker: self.ticker.clone(),
+            ticker: self.ticker.clone(),
             limits,
             settings,
             grants: Grants::default(),
@@ -279,8 +279,9 @@ pub struct Plugin {
     manifest: Manifest,
     pre: PluginPre,
     engine: Engine,
-    /// Deadlines only fire while the ticker runs: every plugin keeps it alive.
-    _ticker: Arc<EpochTicker>,
+    /// Deadlines only fire while the ticker runs: every plugin keeps it alive, and each call
+    /// keeps it ticking.
+    ticker: Arc<EpochTicker>,
     limits: Limits,
     settings: BTreeMap<String, String>,
     grants: Grants,
@@ -387,6 +388,7 @@ impl Plugin {
         f: impl FnOnce(&mut Store<PluginState>, &Bindings) -> wasmtime::Result<R>,
     ) -> Result<(R, Duration, usize), Failure> {
         let mut store = self.store(PluginState::new(self.name.clone(), event_id, now, self.limits.memory_bytes));
+        let _ticking = self.ticker.ticking();
         let started = Instant::now();
         let outcome = match self.pre.instantiate(&mut store) {
             Ok(bindings) => f(&mut store, &bindings).map_err(|e| self.classify(&store, e)),
@@ -414,6 +416,7 @@ impl Plugin {
     /// the time went, phase by phase. For benchmarks: the timestamps cost a little.
     pub fn profile(&self, event: &Event, context: &Context) -> Result<Phases, PluginError> {
         let fail = |cause| PluginError { plugin: self.name.to_string(), event_id: event.id.clone(), cause };
+        let _ticking = self.ticker.ticking();
         let started = Instant::now();
         let state = PluginState::new(self.name.clone(), &event.id, unix_time(&context.now), self.limits.memory_bytes);
         let state_built = Instant::now();
