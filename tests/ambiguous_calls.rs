@@ -38,6 +38,15 @@ async fn crash_while_sending(store: &SqliteStore, id: i64, began: chrono::DateTi
     assert!(store.update_message(&Lease::new("crashed", Duration::ZERO), &crashed, &[]).await.unwrap());
 }
 
+/// One team call dispatched and left `sending` by a crash five seconds ago: its outbox id, and a
+/// creation time one second into that attempt for the calls the stand-in lists.
+async fn call_crashed_while_sending(store: &SqliteStore) -> (i64, String) {
+    let id = dispatch(store, "crash-0", CustomerNumbers::default(), &[(Channel::Call, "team:accounting", "Invoice 1 is overdue")]).await[0];
+    let began = Utc::now() - chrono::TimeDelta::seconds(5);
+    crash_while_sending(store, id, began).await;
+    (id, (began + chrono::TimeDelta::seconds(1)).to_rfc2822())
+}
+
 fn call(sid: &str, created: &str) -> serde_json::Value {
     call_in(sid, created, "completed")
 }
@@ -125,11 +134,8 @@ async fn a_status_callback_naming_its_message_links_the_sid_so_nothing_is_listed
 async fn a_listed_call_still_going_is_not_adopted_but_waited_for_until_its_callback_names_it() {
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
-    let id = dispatch(&store, "crash-0", CustomerNumbers::default(), &[(Channel::Call, "team:accounting", "Invoice 1 is overdue")]).await[0];
-    let began = Utc::now() - chrono::TimeDelta::seconds(5);
-    crash_while_sending(&store, id, began).await;
+    let (id, created) = call_crashed_while_sending(&store).await;
     // The only call listed is unheld but still ringing: it may be another message's.
-    let created = (began + chrono::TimeDelta::seconds(1)).to_rfc2822();
     *twilio.list.lock().unwrap() = json!({"calls": [call_in("CA000000000000000000000000000000e4", &created, "ringing")], "messages": []});
     let sender = sender(&store, Some(service(&base, Duration::from_secs(10))), settings(TwilioMode::Live));
     sender.drain(None).await.unwrap();
@@ -148,10 +154,7 @@ async fn a_listed_call_still_going_is_not_adopted_but_waited_for_until_its_callb
 async fn the_call_list_is_read_page_after_page_within_the_attempts_window() {
     let (twilio, base) = Twilio::start().await;
     let (_dir, store) = store();
-    let id = dispatch(&store, "crash-0", CustomerNumbers::default(), &[(Channel::Call, "team:accounting", "Invoice 1 is overdue")]).await[0];
-    let began = Utc::now() - chrono::TimeDelta::seconds(5);
-    crash_while_sending(&store, id, began).await;
-    let created = (began + chrono::TimeDelta::seconds(1)).to_rfc2822();
+    let (id, created) = call_crashed_while_sending(&store).await;
     // The first page holds only a call to another number; the call is on the next page.
     let next = "/2010-04-01/Accounts/AC00000000000000000000000000000000/Calls.json?To=%2B14155552671&PageSize=50&Page=1&PageToken=PA1";
     *twilio.list.lock().unwrap() = json!({"calls": [json!({"sid": "CA000000000000000000000000000000f0", "to": "+14155550000", "status": "completed", "date_created": created})], "messages": [], "next_page_uri": next});
