@@ -33,6 +33,8 @@
 //! the host's `ml-connector plugin run` uses, so both check the same cases.
 #![warn(missing_docs)]
 
+#[cfg(any(all(target_arch = "wasm32", feature = "arena"), test))]
+pub mod arena;
 pub mod log;
 pub mod money;
 pub mod qad;
@@ -53,6 +55,11 @@ pub mod wit {
         additional_derives: [PartialEq, Clone],
     });
 }
+
+/// The allocator plugins run on in wasm; see [`arena`].
+#[cfg(all(target_arch = "wasm32", feature = "arena"))]
+#[global_allocator]
+static ALLOCATOR: arena::Arena = arena::Arena::new();
 
 pub use settings::Settings;
 pub use wave::WaveEvent;
