@@ -1,12 +1,13 @@
-//! Builds the default plugins (`plugins/*`) and the test plugins
-//! (`tests/plugins/*`) for `wasm32-wasip2` and embeds the default ones in the
-//! binary, so a fresh `cargo build` gives an `ml-connector` that runs them
-//! with no extra files.
+//! Builds the default plugins (`plugins/*`) for `wasm32-unknown-unknown` and
+//! makes components of them, builds the test plugins (`tests/plugins/*`) for
+//! `wasm32-wasip2`, puts every component in `target/wasm-plugins/components`
+//! and embeds the default ones in the binary, so a fresh `cargo build` gives
+//! an `ml-connector` that runs them with no extra files.
 //!
-//! All wasm crates are built by ONE nested cargo invocation into their own
-//! target directory (`target/wasm-plugins`): a separate directory avoids
-//! deadlocking on the outer build's lock, and one invocation shares the SDK
-//! and its dependencies between all plugins.
+//! The wasm crates are built by one nested cargo invocation per target into
+//! their own target directory (`target/wasm-plugins`): a separate directory
+//! avoids deadlocking on the outer build's lock, and one invocation shares the
+//! SDK and its dependencies between the plugins of a target.
 //!
 //! JavaScript plugins (`plugin.js` folders in the same places) are built
 //! beside them by `build/js.rs` when Node.js and `sdk/js`'s `npm ci` are
@@ -25,6 +26,15 @@ mod js;
 /// instance several times cheaper and is plenty for a pure decider.
 const GUEST_RUSTFLAGS: &str = "-Clink-arg=-zstack-size=65536";
 
+/// The default plugins' target: with no WASI at all, a component is one core module with no
+/// imports to wire up, which makes a fresh instance about 2 µs cheaper than on `wasm32-wasip2`
+/// (README, Benchmarks). A panic's message is lost there (the failure keeps the trap and its
+/// backtrace), which the default plugins can afford.
+const DEFAULTS_TARGET: &str = "wasm32-unknown-unknown";
+/// The test plugins' target, the one users build for: they probe the WASI sandbox, and check
+/// that a panic's message reaches the failure.
+const TESTS_TARGET: &str = "wasm32-wasip2";
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("host/ lives in the workspace root").to_path_buf();
@@ -40,7 +50,23 @@ fn main() {
     js_plugins.extend(js::plugins_in(&root.join("tests/plugins")));
     let js_dir = root.join("target").join("wasm-plugins").join("js");
     let js_builds = js::start(&root, &js_plugins, &js_dir);
-    let wasm_dir = build_wasm(&root, defaults.iter().chain(&test_plugins));
+    let wasm_dir = root.join("target").join("wasm-plugins").join("components");
+    fs::create_dir_all(&wasm_dir).expect("create target/wasm-plugins/components");
+    let cores = build_wasm(&root, DEFAULTS_TARGET, &defaults);
+    for name in &defaults {
+        let file = format!("{}.wasm", name.replace('-', "_"));
+        let core = fs::read(cores.join(&file)).unwrap_or_else(|e| panic!("built plugin {name} is missing: {e}"));
+        let component = wit_component::ComponentEncoder::default()
+            .module(&core)
+            .and_then(|encoder| encoder.validate(true).encode())
+            .unwrap_or_else(|e| panic!("making a component of {name}: {e:#}"));
+        fs::write(wasm_dir.join(&file), component).expect("write a default plugin's component");
+    }
+    let tests = build_wasm(&root, TESTS_TARGET, &test_plugins);
+    for name in &test_plugins {
+        let file = format!("{}.wasm", name.replace('-', "_"));
+        fs::copy(tests.join(&file), wasm_dir.join(&file)).unwrap_or_else(|e| panic!("copy test plugin {name}: {e}"));
+    }
     let js_unavailable = match js_builds {
         Ok(builds) => {
             builds.finish();
@@ -63,7 +89,7 @@ fn main() {
     code.push_str("];\n");
     fs::write(out_dir.join("builtin_plugins.rs"), code).expect("write builtin_plugins.rs");
 
-    // Tests and benches find the compiled test plugins (and the defaults) here.
+    // Tests and benches find the test plugins' and the defaults' components here.
     println!("cargo:rustc-env=ML_CONNECTOR_WASM_DIR={}", wasm_dir.display());
 }
 
@@ -79,13 +105,14 @@ fn crate_names(dir: &Path) -> Vec<String> {
     names
 }
 
-/// Runs the nested cargo build and returns the directory holding the `.wasm` files.
-fn build_wasm<'a>(root: &Path, packages: impl Iterator<Item = &'a String>) -> PathBuf {
+/// Runs the nested cargo build of `packages` for `target` and returns the directory holding
+/// their `.wasm` files.
+fn build_wasm(root: &Path, target: &str, packages: &[String]) -> PathBuf {
     let target_dir = root.join("target").join("wasm-plugins");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin", "--target-dir"])
+        .args(["build", "--target", target, "--profile", "plugin", "--target-dir"])
         .arg(&target_dir);
     for package in packages {
         cmd.args(["-p", package]);
@@ -98,7 +125,7 @@ fn build_wasm<'a>(root: &Path, packages: impl Iterator<Item = &'a String>) -> Pa
     let status = cmd.status().expect("run cargo to build the wasm plugins");
     assert!(
         status.success(),
-        "building the wasm plugins failed (is the target installed? run `rustup target add wasm32-wasip2`)"
+        "building the wasm plugins for {target} failed (is the target installed? run `rustup target add {target}`)"
     );
-    target_dir.join("wasm32-wasip2").join("plugin")
+    target_dir.join(target).join("plugin")
 }

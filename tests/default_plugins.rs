@@ -184,3 +184,18 @@ fn configured_settings_reach_the_plugin_and_context_settings_override_them() {
     context.settings.insert("team_contact".into(), "ops".into());
     assert_eq!(call_to(&context), Some(Recipient::Team("ops".into())));
 }
+
+/// The default plugins are built without WASI (`host/build.rs`): each imports at most the
+/// contract's own interfaces, which is what makes a fresh instance of one cheap.
+#[test]
+fn the_default_plugins_import_nothing_but_the_contract() {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    let engine = wasmtime::Engine::new(&config).unwrap();
+    for plugin in builtin::all() {
+        let component = wasmtime::component::Component::new(&engine, plugin.wasm).unwrap();
+        let imports: Vec<String> = component.component_type().imports(&engine).map(|(name, _)| name.to_string()).collect();
+        let foreign: Vec<&String> = imports.iter().filter(|name| !name.starts_with("ml-connector:plugin/")).collect();
+        assert!(foreign.is_empty(), "{} imports {foreign:?}", plugin.name);
+    }
+}

@@ -10,7 +10,8 @@
 //! list. Blocks are never split or merged, so memory holds at most about twice the live small
 //! bytes per class at their peak; a long-lived instance running the same code over and over
 //! reuses its blocks and does not grow. Chunks, and every larger or over-aligned request, come
-//! from the system allocator, which owns the heap.
+//! from the system allocator, which owns the heap (on `wasm32-unknown-unknown`, the first chunk is
+//! the heap's initial room: see `initial_room`).
 //!
 //! It is on by default (the `arena` feature); a plugin that wants another global allocator
 //! turns the feature off (`default-features = false`).
@@ -28,8 +29,8 @@ const FINE_UP_TO: usize = 256;
 const LARGEST_CLASS: usize = 8 << 10;
 /// 16 fine classes, then 512, 1 Ki, 2 Ki, 4 Ki and 8 Ki.
 const CLASSES: usize = FINE_UP_TO / MIN_BLOCK + 5;
-/// The first chunk: it fits in the heap's initial room, so a short-lived instance that
-/// allocates little never grows its memory.
+/// The first chunk on `wasm32-wasip2`: it fits in the heap's initial room, so a short-lived
+/// instance that allocates little never grows its memory.
 const FIRST_CHUNK: usize = 16 << 10;
 /// Every later chunk.
 const CHUNK: usize = 64 << 10;
@@ -99,22 +100,47 @@ fn block_size(class: usize) -> usize {
 impl State {
     /// A block of `size` bytes from the top of the current chunk, or of a new one.
     fn bump(&mut self, size: usize) -> *mut u8 {
-        if self.end - self.top < size {
-            let chunk = if self.end == 0 { FIRST_CHUNK } else { CHUNK };
-            // SAFETY: a valid, non-zero layout.
-            let start =
-                unsafe { System.alloc(Layout::from_size_align_unchecked(chunk, MIN_BLOCK)) };
-            if start.is_null() {
-                return null_mut();
-            }
+        while self.end - self.top < size {
             // The rest of the old chunk is left unused.
-            self.top = start as usize;
-            self.end = self.top + chunk;
+            let Some((start, len)) = self.chunk() else {
+                return null_mut();
+            };
+            self.top = start;
+            self.end = start + len;
         }
         let block = self.top;
         self.top += size;
         block as *mut u8
     }
+
+    /// A new chunk, as (start, length).
+    fn chunk(&self) -> Option<(usize, usize)> {
+        let first = self.end == 0;
+        #[cfg(target_os = "unknown")]
+        if first {
+            return Some(initial_room());
+        }
+        let len = if first { FIRST_CHUNK } else { CHUNK };
+        // SAFETY: a valid, non-zero layout.
+        let start = unsafe { System.alloc(Layout::from_size_align_unchecked(len, MIN_BLOCK)) };
+        (!start.is_null()).then_some((start as usize, len))
+    }
+}
+
+/// On `wasm32-unknown-unknown` (no libc), the first chunk is the room the linker left between
+/// the heap's base and the end of the initial memory: Rust's system allocator there only ever
+/// takes memory by growing it, so that room is nobody's, and an instance that allocates less
+/// than it never grows its memory (growing is a call into the host, and it makes the next
+/// instance in the same slot cost more).
+#[cfg(target_os = "unknown")]
+fn initial_room() -> (usize, usize) {
+    unsafe extern "C" {
+        static __heap_base: u8;
+        static __heap_end: u8;
+    }
+    let start = ((&raw const __heap_base) as usize).next_multiple_of(MIN_BLOCK);
+    let end = (&raw const __heap_end) as usize;
+    (start, end.saturating_sub(start))
 }
 
 // SAFETY: every block handed out is `layout.size()` bytes or more, aligned to `layout.align()`,
