@@ -48,13 +48,14 @@ fn main() {
     let test_plugins = crate_names(&root.join("tests/plugins"));
     let mut js_plugins = js::plugins_in(&root.join("plugins"));
     js_plugins.extend(js::plugins_in(&root.join("tests/plugins")));
-    let js_dir = root.join("target").join("wasm-plugins").join("js");
+    let plugins_dir = root.join("target").join("wasm-plugins");
+    let js_dir = plugins_dir.join("js");
     let js_builds = js::start(&root, &js_plugins, &js_dir);
-    let wasm_dir = root.join("target").join("wasm-plugins").join("components");
+    let wasm_dir = plugins_dir.join("components");
     fs::create_dir_all(&wasm_dir).expect("create target/wasm-plugins/components");
-    let cores = build_wasm(&root, DEFAULTS_TARGET, &defaults);
+    let cores = build_wasm(&root, &plugins_dir, DEFAULTS_TARGET, &defaults);
     for name in &defaults {
-        let file = format!("{}.wasm", name.replace('-', "_"));
+        let file = wasm_file(name);
         let core = fs::read(cores.join(&file)).unwrap_or_else(|e| panic!("built plugin {name} is missing: {e}"));
         let component = wit_component::ComponentEncoder::default()
             .module(&core)
@@ -62,9 +63,9 @@ fn main() {
             .unwrap_or_else(|e| panic!("making a component of {name}: {e:#}"));
         fs::write(wasm_dir.join(&file), component).expect("write a default plugin's component");
     }
-    let tests = build_wasm(&root, TESTS_TARGET, &test_plugins);
+    let tests = build_wasm(&root, &plugins_dir, TESTS_TARGET, &test_plugins);
     for name in &test_plugins {
-        let file = format!("{}.wasm", name.replace('-', "_"));
+        let file = wasm_file(name);
         fs::copy(tests.join(&file), wasm_dir.join(&file)).unwrap_or_else(|e| panic!("copy test plugin {name}: {e}"));
     }
     let js_unavailable = match js_builds {
@@ -82,8 +83,7 @@ fn main() {
 
     let mut code = String::from("static BUILTINS: &[Builtin] = &[\n");
     for name in &defaults {
-        let path = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
-        assert!(path.exists(), "built plugin {name} is missing at {}", path.display());
+        let path = wasm_dir.join(wasm_file(name));
         writeln!(code, "    Builtin {{ name: {name:?}, wasm: include_bytes!({:?}) }},", path.display()).unwrap();
     }
     code.push_str("];\n");
@@ -105,15 +105,19 @@ fn crate_names(dir: &Path) -> Vec<String> {
     names
 }
 
-/// Runs the nested cargo build of `packages` for `target` and returns the directory holding
-/// their `.wasm` files.
-fn build_wasm(root: &Path, target: &str, packages: &[String]) -> PathBuf {
-    let target_dir = root.join("target").join("wasm-plugins");
+/// The file a plugin crate's build writes: its name with `_` for `-`, `.wasm`.
+fn wasm_file(crate_name: &str) -> String {
+    format!("{}.wasm", crate_name.replace('-', "_"))
+}
+
+/// Runs the nested cargo build of `packages` for `target` into `target_dir` and returns the
+/// directory holding their `.wasm` files.
+fn build_wasm(root: &Path, target_dir: &Path, target: &str, packages: &[String]) -> PathBuf {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
         .args(["build", "--target", target, "--profile", "plugin", "--target-dir"])
-        .arg(&target_dir);
+        .arg(target_dir);
     for package in packages {
         cmd.args(["-p", package]);
     }
