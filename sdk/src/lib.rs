@@ -128,7 +128,7 @@ pub const MAX_ACTIONS: usize = 20;
 pub fn sender(context: &Context) -> String {
     match context.business_name.trim() {
         "" => String::new(),
-        name => format!("{name}: "),
+        name => [name, ": "].concat(),
     }
 }
 

@@ -61,10 +61,10 @@ impl QadSupplierInvoice {
     /// `waits for a goods receipt for PO-78`.
     pub fn blocker(&self) -> String {
         if let Some(hold) = self.hold.as_ref().filter(|h| !money::is_zero(&h.amount) && !money::is_negative(&h.amount)) {
-            return format!("is on hold for {}", hold.display());
+            return ["is on hold for ", &hold.display()].concat();
         }
         match &self.po_number {
-            Some(po) => format!("waits for a goods receipt for {po}"),
+            Some(po) => ["waits for a goods receipt for ", po].concat(),
             None => "waits for receiver matching".into(),
         }
     }
@@ -72,23 +72,23 @@ impl QadSupplierInvoice {
 
 /// The key of the first alert about the event's record in its state: `{record_id}:{state}:alert`.
 pub fn alert_key(q: &QadContext) -> String {
-    format!("{}:{}:alert", q.record_id, q.state)
+    [&q.record_id, ":", &q.state, ":alert"].concat()
 }
 
 /// The key of the follow-up to an alert key: `…:alert` becomes `…:follow-up`.
 pub fn follow_up_key(alert_key: &str) -> String {
-    format!("{}:follow-up", alert_key.strip_suffix(":alert").unwrap_or(alert_key))
+    [alert_key.strip_suffix(":alert").unwrap_or(alert_key), ":follow-up"].concat()
 }
 
 /// The prefix that cancels everything still unsent about the record (alerts and follow-ups).
 pub fn cancel_all(q: &QadContext) -> String {
-    format!("{}:", q.record_id)
+    [&q.record_id, ":"].concat()
 }
 
 /// `now` (RFC 3339, normally `Context::now`) plus `hours`, as RFC 3339: a follow-up's `not_before`.
 pub fn hours_after(now: &str, hours: u32) -> Result<String, Error> {
     let now = DateTime::parse_from_rfc3339(now).map_err(|e| Error::new(format!("now {now:?} is not an RFC 3339 date-time: {e}")))?;
-    Ok((now + chrono::Duration::hours(hours.into())).to_rfc3339())
+    Ok(crate::time::rfc3339(&(now + chrono::Duration::hours(hours.into()))))
 }
 
 /// Whether `amount` is above `limit` (both plain decimals); false when either does not parse.

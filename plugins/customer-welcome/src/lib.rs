@@ -37,14 +37,16 @@ impl Plugin for CustomerWelcome {
                 .filter(|n| !n.is_empty()));
         let greeting = match (context.business_name.trim(), name) {
             ("", None) => "Welcome!".to_string(),
-            ("", Some(name)) => format!("Welcome, {name}!"),
-            (business, None) => format!("Welcome to {business}!"),
-            (business, Some(name)) => format!("Welcome to {business}, {name}!"),
+            ("", Some(name)) => ["Welcome, ", name, "!"].concat(),
+            (business, None) => ["Welcome to ", business, "!"].concat(),
+            (business, Some(name)) => ["Welcome to ", business, ", ", name, "!"].concat(),
         };
-        let body = format!(
-            "{greeting} We'll text you here about your invoices, estimates and payments. Reply STOP to opt out."
-        );
-        let key = format!("customer:{}:welcome", created.customer_id);
+        let body = [
+            &greeting,
+            " We'll text you here about your invoices, estimates and payments. Reply STOP to opt out.",
+        ]
+        .concat();
+        let key = ["customer:", &created.customer_id, ":welcome"].concat();
         Ok(vec![Action::sms(Recipient::Customer, body, key)])
     }
 }

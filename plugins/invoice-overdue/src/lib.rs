@@ -41,16 +41,25 @@ impl Plugin for InvoiceOverdue {
             .as_ref()
             .map(|i| i.number.as_str())
             .filter(|n| !n.is_empty());
+        // Texts are joined with `concat` rather than `format!`: in a fresh instance that is
+        // cheaper (see the SDK's README, "Fast plugins").
         let link = match context.invoice.as_ref().and_then(|i| i.view_url.as_ref()) {
-            Some(url) => format!(" View and pay: {url}"),
+            Some(url) => [" View and pay: ", url].concat(),
             None => String::new(),
         };
-        let reminder = format!(
-            "{}Reminder: your invoice{} was due {due} and has a balance of {balance}.{link}",
-            sender(&context),
-            number.map(|n| format!(" {n}")).unwrap_or_default(),
-        );
-        let key = format!("invoice:{}:overdue", overdue.invoice_id);
+        let reminder = [
+            &sender(&context),
+            "Reminder: your invoice",
+            &number.map(|n| [" ", n].concat()).unwrap_or_default(),
+            " was due ",
+            &due,
+            " and has a balance of ",
+            &balance,
+            ".",
+            &link,
+        ]
+        .concat();
+        let key = ["invoice:", &overdue.invoice_id, ":overdue"].concat();
         let mut actions = vec![Action::sms(Recipient::Customer, reminder, key.clone())];
 
         let team = context
@@ -60,24 +69,34 @@ impl Plugin for InvoiceOverdue {
         if !team.is_empty() {
             let customer = match &context.customer {
                 Some(customer) if !customer.name.is_empty() => customer.name.clone(),
-                _ => format!("Customer ID {}", overdue.customer_id),
+                _ => ["Customer ID ", &overdue.customer_id].concat(),
             };
             let invoice = match number {
-                Some(number) => format!("invoice {number}"),
-                None => format!("the invoice with ID {}", overdue.invoice_id),
+                Some(number) => ["invoice ", number].concat(),
+                None => ["the invoice with ID ", &overdue.invoice_id].concat(),
             };
             let business = match context.business_name.trim() {
                 "" => String::new(),
-                name => format!(" for {name}"),
+                name => [" for ", name].concat(),
             };
-            let call = format!(
-                "Overdue invoice alert{business}. {customer} has not paid {invoice}, \
-                 which was due {due}. The balance is {balance}."
-            );
+            let call = [
+                "Overdue invoice alert",
+                &business,
+                ". ",
+                &customer,
+                " has not paid ",
+                &invoice,
+                ", which was due ",
+                &due,
+                ". The balance is ",
+                &balance,
+                ".",
+            ]
+            .concat();
             actions.push(Action::call(
                 Recipient::Team(team.into()),
                 call,
-                format!("{key}:call"),
+                [&key, ":call"].concat(),
             ));
         }
         Ok(actions)

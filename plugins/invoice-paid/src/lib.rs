@@ -36,27 +36,32 @@ impl Plugin for InvoicePaid {
             WaveEvent::InvoicePaid(p) => (p, "It is now paid in full.".to_string()),
             WaveEvent::InvoicePartiallyPaid(p) => {
                 let balance = money::format(&p.remaining_balance, &p.currency_code);
-                (p, format!("Remaining balance: {balance}."))
+                (p, ["Remaining balance: ", &balance, "."].concat())
             }
             WaveEvent::InvoiceOverpaid(p) => {
                 let credit = money::format(&money::abs(&p.remaining_balance), &p.currency_code);
                 (
                     p,
-                    format!("It is paid in full, and you have a credit of {credit}."),
+                    ["It is paid in full, and you have a credit of ", &credit, "."].concat(),
                 )
             }
             _ => return Err(format!("invoice-paid does not handle {}", event.kind)),
         };
         let number = match &context.invoice {
-            Some(invoice) if !invoice.number.is_empty() => format!(" {}", invoice.number),
+            Some(invoice) if !invoice.number.is_empty() => [" ", &invoice.number].concat(),
             _ => String::new(),
         };
-        let body = format!(
-            "{}Thank you! We received your payment of {} for your invoice{number}. {closing}",
-            sender(&context),
-            money::format(&payment.amount_paid, &payment.currency_code),
-        );
-        let key = format!("invoice:{}:payment:{}", payment.invoice_id, event.id);
+        let body = [
+            &sender(&context),
+            "Thank you! We received your payment of ",
+            &money::format(&payment.amount_paid, &payment.currency_code),
+            " for your invoice",
+            &number,
+            ". ",
+            &closing,
+        ]
+        .concat();
+        let key = ["invoice:", &payment.invoice_id, ":payment:", &event.id].concat();
         Ok(vec![Action::sms(Recipient::Customer, body, key)])
     }
 }

@@ -89,26 +89,21 @@ impl Plugin for InvoiceSent {
         let sender = sender(&context);
         let number = match invoice.number.as_str() {
             "" => String::new(),
-            number => format!(" {number}"),
+            number => [" ", number].concat(),
         };
         let link = match &invoice.view_url {
-            Some(url) => format!(" View and pay: {url}"),
+            Some(url) => [" View and pay: ", url].concat(),
             None => String::new(),
         };
         let total = invoice.total.display();
         let notice = match &invoice.due_date {
-            Some(due) => {
-                format!(
-                    "{sender}Your invoice{number} for {total} is due {}.{link}",
-                    time::format_date(due)
-                )
-            }
-            None => format!("{sender}Your invoice{number} for {total} is ready.{link}"),
+            Some(due) => [&sender, "Your invoice", &number, " for ", &total, " is due ", &time::format_date(due), ".", &link].concat(),
+            None => [&sender, "Your invoice", &number, " for ", &total, " is ready.", &link].concat(),
         };
         let mut actions = vec![Action::sms(
             Recipient::Customer,
             notice,
-            format!("invoice:{invoice_id}:sent"),
+            ["invoice:", &invoice_id, ":sent"].concat(),
         )];
 
         let owed = &invoice.amount_due.amount;
@@ -117,11 +112,18 @@ impl Plugin for InvoiceSent {
             && !money::is_negative(owed)
             && let Some(at) = time::reminder_at(due, lead_days, reminder_time, &context.now)?
         {
-            let reminder = format!(
-                "{sender}Reminder: your invoice{number} is due {}. Amount due: {}.{link}",
-                time::format_date(due),
-                invoice.amount_due.display(),
-            );
+            let reminder = [
+                &sender,
+                "Reminder: your invoice",
+                &number,
+                " is due ",
+                &time::format_date(due),
+                ". Amount due: ",
+                &invoice.amount_due.display(),
+                ".",
+                &link,
+            ]
+            .concat();
             actions.push(
                 Action::sms(Recipient::Customer, reminder, reminder_key(&invoice_id))
                     .not_before(at),
@@ -132,7 +134,7 @@ impl Plugin for InvoiceSent {
 }
 
 fn reminder_key(invoice_id: &str) -> String {
-    format!("invoice:{invoice_id}:reminder")
+    ["invoice:", invoice_id, ":reminder"].concat()
 }
 
 

@@ -47,15 +47,15 @@ impl Plugin for QadPoApprovals {
         let po = q.purchase_order.as_ref().ok_or_else(|| format!("{NAME}: {} has no purchase order", event.id))?;
         let settings = context.settings();
         let to = q.responsible_contact().unwrap_or(Recipient::Team(settings.get_or("fallback_contact", "purchasing").into()));
-        let total = po.total.as_ref().map(|t| format!(" for {}", t.display())).unwrap_or_default();
-        let due = po.due_date.as_deref().map(|d| format!(", due {}", time::format_date(d))).unwrap_or_default();
-        let text = format!("Purchase order {} to {}{total}{due} waits for your approval", po.number, q.supplier_name());
+        let total = po.total.as_ref().map(|t| [" for ", &t.display()].concat()).unwrap_or_default();
+        let due = po.due_date.as_deref().map(|d| [", due ", &time::format_date(d)].concat()).unwrap_or_default();
+        let text = ["Purchase order ", &po.number, " to ", &q.supplier_name(), &total, &due, " waits for your approval"].concat();
         let key = qad::alert_key(q);
-        let mut actions = vec![Action::sms(to.clone(), format!("{}{text}. Reply when done.", sender(&context)), key.clone())];
+        let mut actions = vec![Action::sms(to.clone(), [&sender(&context), &text, ". Reply when done."].concat(), key.clone())];
         let hours = settings.parse_or("follow_up_hours", 2u32)?;
         if hours > 0 {
             let at = qad::hours_after(&context.now, hours)?;
-            actions.push(Action::call(to, format!("Reminder: {text}."), qad::follow_up_key(&key)).not_before(at));
+            actions.push(Action::call(to, ["Reminder: ", &text, "."].concat(), qad::follow_up_key(&key)).not_before(at));
         }
         Ok(actions)
     }

@@ -35,15 +35,24 @@ impl Plugin for QadReceipts {
         if q.waiting_invoices.is_empty() {
             return Ok(Vec::new());
         }
-        let po = receipt.po_number.as_deref().map(|po| format!(" for {po}")).unwrap_or_default();
+        let po = receipt.po_number.as_deref().map(|po| [" for ", po].concat()).unwrap_or_default();
         let (noun, verb) = if q.waiting_invoices.len() == 1 { ("Invoice", "was") } else { ("Invoices", "were") };
-        let body = format!(
-            "{}Goods receipt {}{po} from {} posted. {noun} {} {verb} waiting on it and can be matched now.",
-            sender(&context),
-            receipt.receiver,
-            q.supplier_name(),
-            q.waiting_invoices.join(", "),
-        );
+        let body = [
+            &sender(&context),
+            "Goods receipt ",
+            &receipt.receiver,
+            &po,
+            " from ",
+            &q.supplier_name(),
+            " posted. ",
+            noun,
+            " ",
+            &q.waiting_invoices.join(", "),
+            " ",
+            verb,
+            " waiting on it and can be matched now.",
+        ]
+        .concat();
         let to = Recipient::Team(context.settings().get_or("ap_contact", "ap").into());
         Ok(vec![Action::sms(to, body, qad::alert_key(q))])
     }
