@@ -26,11 +26,12 @@ pub fn format_date(date: &str) -> String {
         return date.to_string();
     };
     let number = |text: &str| text.parse::<u32>().unwrap_or_default();
-    if NaiveDate::from_ymd_opt(number(year) as i32, number(month), number(day)).is_none() {
+    let Some(parsed) = NaiveDate::from_ymd_opt(number(year) as i32, number(month), number(day))
+    else {
         return date.to_string();
-    }
+    };
     let day = day.strip_prefix('0').unwrap_or(day);
-    [MONTHS[number(month) as usize - 1], " ", day, ", ", year].concat()
+    [MONTHS[parsed.month0() as usize], " ", day, ", ", year].concat()
 }
 
 /// The moment `days_before` days before `date` (`YYYY-MM-DD`) at
